@@ -1,0 +1,158 @@
+"""Helpers shared by the source readers: reading one file safely and parsing dates."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil import parser as _dateparser
+from dateutil.parser import UnknownTimezoneWarning
+
+from index.model import SkippedItem
+
+# A dump's first line: ``date 2023-05-10 0`` (leading whitespace allowed).
+DUMP_HEADER = re.compile(r"^[ \t]*date[ \t]+(\d{4}-\d{2}-\d{2})[ \t]+(\d+)[ \t]*$")
+
+# Abbreviations news sites print after a time. Ambiguous ones (IST, CST in Asia...) take their
+# most common newsroom meaning; anything else is refused rather than silently dropped.
+_TZ_OFFSETS_H = {
+    "UTC": 0,
+    "UT": 0,
+    "GMT": 0,
+    "Z": 0,
+    "EST": -5,
+    "EDT": -4,
+    "CST": -6,
+    "CDT": -5,
+    "MST": -7,
+    "MDT": -6,
+    "PST": -8,
+    "PDT": -7,
+    "BST": 1,
+    "CET": 1,
+    "CEST": 2,
+    "EET": 2,
+    "EEST": 3,
+    "IST": 5.5,
+    "JST": 9,
+    "KST": 9,
+    "AEST": 10,
+    "AEDT": 11,
+}
+# US zone names without standard/daylight ("8:45 a.m. ET") follow the calendar.
+_TZ_ZONES = {"ET": "America/New_York", "CT": "America/Chicago", "PT": "America/Los_Angeles"}
+
+
+def _tzinfos() -> dict[str, int | tzinfo]:
+    table: dict[str, int | tzinfo] = {k: int(h * 3600) for k, h in _TZ_OFFSETS_H.items()}
+    for name, zone in _TZ_ZONES.items():
+        try:
+            table[name] = ZoneInfo(zone)
+        except ZoneInfoNotFoundError:  # no tz database: standard time is the better guess
+            table[name] = table[name[0] + "ST"]
+    return table
+
+
+_TZINFOS = _tzinfos()
+
+# "Sept." is how AP style writes September; dateutil only knows "Sep".
+_SEPT = re.compile(r"\bSept\b\.?", re.IGNORECASE)
+_AMPM = re.compile(r"\b([ap])\.m\.", re.IGNORECASE)
+# Two different defaults: a field missing from the text shows up as a difference.
+_DEFAULT_A = datetime(1904, 1, 1)
+_DEFAULT_B = datetime(1905, 2, 2)
+
+
+def parse_published(value: str | None, origin: str) -> datetime | None:
+    """ISO 8601 and common news formats -> timezone-aware datetime (naive ones are UTC).
+
+    None or blank gives None. Text that is not a complete date (year, month and day) raises
+    ValueError naming ``origin`` and the value.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    parsed = _parse(text)
+    if parsed is None:
+        raise ValueError(
+            f"{origin}: unrecognised date {value!r} (expected ISO 8601 such as"
+            " 2023-05-10T01:24:00+00:00, or a full date such as '10 May 2023 01:24')"
+        )
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _parse(text: str) -> datetime | None:
+    iso = text[:-1] + "+00:00" if text.endswith(("z", "Z")) else text
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        pass
+    cleaned = _AMPM.sub(r"\1m", _SEPT.sub("Sep", text))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnknownTimezoneWarning)
+            a = _dateparser.parse(cleaned, default=_DEFAULT_A, tzinfos=_TZINFOS)
+            b = _dateparser.parse(cleaned, default=_DEFAULT_B, tzinfos=_TZINFOS)
+    except (ValueError, OverflowError, UnknownTimezoneWarning):
+        return None
+    if (a.year, a.month, a.day) != (b.year, b.month, b.day):
+        return None  # year, month or day missing: not a publication date
+    return a
+
+
+def utc_from_timestamp(value: float, origin: str) -> datetime:
+    """Unix seconds (as some JSON exports write them) -> aware UTC datetime."""
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"{origin}: timestamp {value!r} out of range") from exc
+
+
+def read_text(path: Path, max_file_bytes: int) -> str | SkippedItem:
+    """The whole file as text, or a SkippedItem saying in one line why it cannot be read."""
+    origin = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_file_bytes:
+            return SkippedItem(origin, f"file too large ({size} bytes, limit {max_file_bytes})")
+        data = path.read_bytes()
+    except OSError as exc:
+        return SkippedItem(origin, f"cannot read file: {exc.strerror or exc}")
+    return decode(data, origin)
+
+
+def read_head(path: Path, n: int = 4096) -> bytes:
+    with path.open("rb") as f:
+        return f.read(n)
+
+
+def decode(data: bytes, origin: str) -> str | SkippedItem:
+    if not data.strip():
+        return SkippedItem(origin, "empty file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return SkippedItem(origin, "UTF-16 text is not supported; save the file as UTF-8")
+    if b"\x00" in data:
+        return SkippedItem(origin, "binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return SkippedItem(origin, f"not UTF-8 text (invalid byte at offset {exc.start})")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def is_dump(text: str) -> bool:
+    first = text.split("\n", 1)[0]
+    return DUMP_HEADER.match(first) is not None
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Collapse whitespace so a reason or title fits on one line."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -1,0 +1,74 @@
+"""JSON Lines: one article object per line (``title``, ``text``, ``published``, ``url``,
+``source``); any other field is kept in ``metadata``. A bad line is skipped on its own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from index.model import Article, SkippedItem
+from index.sources.common import one_line, parse_published, utc_from_timestamp
+
+_FIELDS = ("title", "text", "published", "url", "source")
+
+
+def read_jsonl(
+    text: str, origin: str, *, source: str | None = None
+) -> Iterator[Article | SkippedItem]:
+    """Articles of one JSONL file; ``source`` is the default for lines without one."""
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield _line(line, f"{origin}:{lineno}", source)
+
+
+def _line(line: str, origin: str, default_source: str | None) -> Article | SkippedItem:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return SkippedItem(origin, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    if not isinstance(obj, dict):
+        return SkippedItem(origin, f"expected a JSON object, got {type(obj).__name__}")
+
+    title = obj.get("title")
+    text = obj.get("text")
+    for name, value in (("title", title), ("text", text)):
+        if value is None:
+            return SkippedItem(origin, f"missing field {name!r}")
+        if not isinstance(value, str):
+            return SkippedItem(origin, f"field {name!r} is {type(value).__name__}, not a string")
+        if not value.strip():
+            return SkippedItem(origin, f"field {name!r} is empty")
+
+    try:
+        published = _published(obj.get("published"), origin)
+    except ValueError as exc:
+        return SkippedItem(origin, str(exc).removeprefix(f"{origin}: "))
+
+    url = _optional_str(obj.get("url"))
+    source = _optional_str(obj.get("source")) or default_source
+    metadata = {k: v for k, v in obj.items() if k not in _FIELDS}
+    return Article(
+        title=one_line(title, 1000),
+        body=text.replace("\r\n", "\n").replace("\r", "\n").strip(),
+        origin=origin,
+        published=published,
+        source=source,
+        url=url,
+        metadata=metadata,
+    )
+
+
+def _published(value: Any, origin: str) -> datetime | None:
+    if value is None or isinstance(value, str):
+        return parse_published(value, origin)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return utc_from_timestamp(value, origin)
+    raise ValueError(f"{origin}: 'published' is {type(value).__name__}, not a date string")
+
+
+def _optional_str(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
