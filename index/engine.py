@@ -1,0 +1,396 @@
+"""Engine: the one object every front end calls (ingest, quote_answer, search, headlines, stats).
+
+Front ends never reach past it, and it never formats for a front end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from index import __version__
+from index.config import EngineConfig
+from index.dense import Encoder
+from index.errors import IngestError
+from index.model import (
+    Answer,
+    Article,
+    Headline,
+    RetrievedPassage,
+    SkippedItem,
+    StoredArticle,
+)
+from index.quote import answer_confidence, classify_question, score_sentences, select_quotes
+from index.retrieve import Filters, HybridRetriever, RetrieverKind, follow_up_text, parse_query
+from index.segment import pack_passages
+from index.snapshot import IndexSnapshot, build_snapshot, current_name, load_snapshot
+from index.sources import read_sources
+from index.store import ArticleWrite, NewPassage, Store
+from index.tokenize import NewsTokenizer
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    passages: int = 0
+    skipped: list[SkippedItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    articles: int
+    passages: int
+    indexed_passages: int
+    sources: int
+    newest: Headline | None
+    last_ingest: datetime | None
+    model: str
+    version: str
+
+
+ProgressCallback = Callable[[Article | SkippedItem], None]
+
+
+def lexical_text(article: Article | StoredArticle, passage_text: str) -> str:
+    """What BM25 sees of a passage: headline, outlet and date are part of the document."""
+    date = article.published.strftime("%d %B %Y") if article.published else ""
+    return f"{article.title} | {article.source or ''} | {date} | {passage_text}"
+
+
+def dense_text(article: Article | StoredArticle, passage_text: str) -> str:
+    return f"{article.title}. {passage_text}"
+
+
+class Engine:
+    def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
+        self.config = config
+        self.store = Store(config.db_path)
+        self.encoder = encoder or Encoder(config.model, config.embed_batch_size)
+        self.tokenizer = NewsTokenizer(stem=config.stemming)
+        self._snapshot: IndexSnapshot | None = None
+        self._snapshot_lock = threading.Lock()
+        self._ingest_lock = threading.Lock()
+        self._refresh_snapshot()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- index snapshots ---------------------------------------------------------------
+
+    def _refresh_snapshot(self) -> None:
+        """Load the published snapshot; rebuild it when the store has moved on (a crash
+        between commit and publish, or another process's ingest)."""
+        snapshot = load_snapshot(self.config.index_dir)
+        if snapshot is None or snapshot.epoch != self.store.epoch():
+            snapshot = self._build_snapshot()
+        self._snapshot = snapshot
+
+    def _build_snapshot(self) -> IndexSnapshot:
+        return build_snapshot(
+            self.store,
+            self.config.index_dir,
+            dimension=self._dimension(),
+            k1=self.config.bm25_k1,
+            b=self.config.bm25_b,
+        )
+
+    def _dimension(self) -> int:
+        stored = self.store.get_meta("dimension")
+        return int(stored) if stored else 384
+
+    def snapshot(self) -> IndexSnapshot:
+        """The newest complete snapshot; picks up one published by another process."""
+        current = self._snapshot
+        name = current_name(self.config.index_dir)
+        if current is None or (name is not None and name != current.name):
+            with self._snapshot_lock:
+                if self._snapshot is None or self._snapshot.name != name:
+                    loaded = load_snapshot(self.config.index_dir)
+                    if loaded is not None:
+                        self._snapshot = loaded
+        assert self._snapshot is not None
+        return self._snapshot
+
+    # -- ingest ------------------------------------------------------------------------
+
+    def ingest_paths(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        source: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        items = read_sources(paths, source=source, max_file_bytes=self.config.max_file_bytes)
+        return self.ingest(items, progress=progress)
+
+    def ingest(
+        self,
+        items: Iterable[Article | SkippedItem],
+        *,
+        progress: ProgressCallback | None = None,
+        batch_articles: int = 32,
+    ) -> IngestReport:
+        """Store new and changed articles in batches of one transaction each, embedding only
+        what changed, then publish a new snapshot. Queries keep the old one meanwhile."""
+        report = IngestReport()
+        with self._ingest_lock:
+            wrote = False
+            for batch in _chunks(items, batch_articles):
+                wrote |= self._ingest_batch(batch, report, progress)
+            if wrote:
+                snapshot = self._build_snapshot()
+                with self._snapshot_lock:
+                    self._snapshot = snapshot
+        return report
+
+    def _ingest_batch(
+        self,
+        batch: list[Article | SkippedItem],
+        report: IngestReport,
+        progress: ProgressCallback | None,
+    ) -> bool:
+        pending: dict[str, tuple[Article, str | None, list]] = {}  # natural key -> article
+        keys: dict[str, str] = {}  # url / body hash -> natural key within this batch
+        for item in batch:
+            if progress:
+                progress(item)
+            if isinstance(item, SkippedItem):
+                report.skipped.append(item)
+                continue
+            if not item.body.strip() or not item.title.strip():
+                report.skipped.append(SkippedItem(item.origin, "no article text or no title"))
+                continue
+            spans = pack_passages(item.body, self.config.passage_words)
+            if not spans:
+                report.skipped.append(SkippedItem(item.origin, "no sentences in the article text"))
+                continue
+            existing = self.store.find_existing(item)
+            if existing and existing[1] == Store.fingerprint(item):
+                report.unchanged += 1
+                continue
+            batch_key = keys.get(item.url or "") or keys.get(item.body_hash) or item.natural_id
+            if batch_key in pending:
+                report.unchanged += 1  # the same article twice in one batch: keep the later one
+            pending[batch_key] = (item, existing[0] if existing else None, spans)
+            keys[item.body_hash] = batch_key
+            if item.url:
+                keys[item.url] = batch_key
+        if not pending:
+            return False
+
+        texts = [
+            dense_text(article, article.body[span.start : span.end])
+            for article, _, spans in pending.values()
+            for span in spans
+        ]
+        vectors = self.encoder.encode(texts)
+        self._check_dimension(vectors.shape[1])
+
+        writes, row = [], 0
+        for article, existing_id, spans in pending.values():
+            passages = []
+            for ordinal, span in enumerate(spans):
+                body_text = article.body[span.start : span.end]
+                passages.append(
+                    NewPassage(
+                        ordinal=ordinal,
+                        start=span.start,
+                        end=span.end,
+                        sentences=span.sentences,
+                        tokens=self.tokenizer.tokens(lexical_text(article, body_text)),
+                        vector=vectors[row],
+                    )
+                )
+                row += 1
+            writes.append(
+                ArticleWrite(
+                    existing_id or article.natural_id, article, passages, existing_id is not None
+                )
+            )
+            report.passages += len(passages)
+            if existing_id:
+                report.updated += 1
+            else:
+                report.added += 1
+        self.store.write_batch(writes)
+        return True
+
+    def _check_dimension(self, dimension: int) -> None:
+        stored = self.store.get_meta("dimension")
+        model = self.config.model or "all-MiniLM-L6-v2"
+        if stored is None:
+            self.store.set_meta({"dimension": str(dimension), "model": model})
+        elif int(stored) != dimension:
+            raise IngestError(
+                f"the index holds {stored}-dimensional vectors from "
+                f"{self.store.get_meta('model')}, but the model {model} makes {dimension}: "
+                "use a fresh data directory"
+            )
+
+    # -- questions ---------------------------------------------------------------------
+
+    def quote_answer(
+        self,
+        question: str,
+        *,
+        context: Sequence[str] = (),
+        filters: Filters | None = None,
+        retriever: RetrieverKind = "hybrid",
+        qid: str | None = None,
+    ) -> Answer:
+        """Quote the passage(s) that answer ``question``, or abstain with the closest headlines.
+
+        ``context`` holds the conversation's earlier questions, oldest first, so a follow-up
+        ("and where is it held?") is searched together with what it follows up on.
+        """
+        cfg = self.config
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        snap = self.snapshot()
+        if len(snap) == 0:
+            return Answer(
+                question, (), (), {"total": 0.0}, id=qid, abstained=True, reason="empty_index"
+            )
+
+        search_text = follow_up_text(question, context)
+        t0 = time.perf_counter()
+        vector = self.encoder.encode([search_text])[0]
+        timings["embed"] = (time.perf_counter() - t0) * 1000
+        parsed = parse_query(search_text, self.tokenizer, snap.sources)
+        retrieval = self._retriever(snap).retrieve(
+            parsed, vector, k=cfg.top_k, filters=filters, kind=retriever
+        )
+        timings.update(retrieval.timings_ms)
+
+        t0 = time.perf_counter()
+        retrieved = self._load_passages(snap, retrieval.rows, retrieval.scores)
+        timings["load"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        kind = classify_question(question)
+        idf = snap.lexical.idf if snap.lexical else (lambda tokens: {t: 1.0 for t in tokens})
+        question_tokens = self.tokenizer.tokens(question)
+        candidates = score_sentences(
+            question_tokens, kind, question, retrieved, idf, self.tokenizer
+        )
+        max_cos = max(retrieval.dense_scores.values(), default=0.0)
+        confidence = answer_confidence(max_cos, candidates[0].coverage if candidates else 0.0)
+        quotes = ()
+        if confidence.value >= cfg.abstain_threshold and candidates:
+            quotes = tuple(select_quotes(candidates, retrieved, kind, question, cfg.max_quotes))
+        timings["quote"] = (time.perf_counter() - t0) * 1000
+        timings["total"] = (time.perf_counter() - t_start) * 1000
+
+        if not quotes:
+            reason = "low_confidence" if retrieved else "no_match"
+            return Answer(
+                question,
+                (),
+                tuple(retrieved),
+                timings,
+                id=qid,
+                abstained=True,
+                reason=reason,
+                closest=_closest_headlines(retrieved),
+                confidence=confidence.value,
+            )
+        return Answer(
+            question, quotes, tuple(retrieved), timings, id=qid, confidence=confidence.value
+        )
+
+    def _retriever(self, snap: IndexSnapshot) -> HybridRetriever:
+        cfg = self.config
+        return HybridRetriever(
+            snap,
+            lexical_weight=cfg.lexical_weight,
+            dense_weight=cfg.dense_weight,
+            rrf_k=cfg.rrf_k,
+            candidates=cfg.candidates,
+            recency_half_life_days=cfg.recency_half_life_days,
+        )
+
+    def _load_passages(
+        self, snap: IndexSnapshot, rows: Sequence[int], scores: Sequence[float]
+    ) -> list[RetrievedPassage]:
+        ids = [int(snap.passage_ids[r]) for r in rows]
+        passages = self.store.passages(ids)
+        articles = self.store.articles(p.article_id for p in passages.values())
+        out = []
+        for pid, score in zip(ids, scores, strict=True):
+            p = passages.get(pid)
+            if p is not None and p.article_id in articles:  # deleted since the snapshot: skip
+                out.append(RetrievedPassage(p, articles[p.article_id], float(score)))
+        return out
+
+    def search(
+        self, query: str, *, limit: int = 10, filters: Filters | None = None
+    ) -> list[RetrievedPassage]:
+        """Articles matching ``query``, each with its best passage, best first."""
+        snap = self.snapshot()
+        if len(snap) == 0:
+            return []
+        vector = self.encoder.encode([query])[0]
+        parsed = parse_query(query, self.tokenizer, snap.sources)
+        retrieval = self._retriever(snap).retrieve(parsed, vector, k=limit * 5, filters=filters)
+        best: dict[str, RetrievedPassage] = {}
+        for rp in self._load_passages(snap, retrieval.rows, retrieval.scores):
+            best.setdefault(rp.article.id, rp)
+        return list(best.values())[:limit]
+
+    # -- browsing ----------------------------------------------------------------------
+
+    def headlines(self, **kwargs) -> list[Headline]:
+        return self.store.headlines(**kwargs)
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        return self.store.article(article_id)
+
+    def sources(self) -> list[tuple[str, int]]:
+        return self.store.sources()
+
+    def stats(self) -> IndexStats:
+        articles, passages = self.store.counts()
+        last = self.store.get_meta("last_ingest")
+        return IndexStats(
+            articles=articles,
+            passages=passages,
+            indexed_passages=len(self.snapshot()),
+            sources=len(self.store.sources()),
+            newest=self.store.newest(),
+            last_ingest=datetime.fromisoformat(last) if last else None,
+            model=self.store.get_meta("model") or (self.config.model or "all-MiniLM-L6-v2"),
+            version=__version__,
+        )
+
+
+def _closest_headlines(
+    retrieved: Sequence[RetrievedPassage], limit: int = 5
+) -> tuple[Headline, ...]:
+    seen: dict[str, Headline] = {}
+    for rp in retrieved:
+        a = rp.article
+        seen.setdefault(a.id, Headline(a.id, a.title, a.source, a.published, a.url))
+    return tuple(list(seen.values())[:limit])
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

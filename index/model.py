@@ -1,0 +1,195 @@
+"""The shared words of newsbot: small frozen types that every module passes around.
+
+Offsets are character offsets into ``Article.body`` as stored, so a quote is always an
+exact slice of the article and never re-typed text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """Body text reduced to what makes two copies of one article equal (case, spacing, NFKC)."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(normalize_text(text).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article as read from a source, before it is stored.
+
+    ``published`` is timezone-aware, or None when the source gives no usable date
+    ("unknown" is explicit rather than a guessed today).
+    """
+
+    title: str
+    body: str
+    origin: str
+    published: datetime | None = None
+    source: str | None = None
+    url: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.published is not None and self.published.tzinfo is None:
+            raise ValueError(f"{self.origin}: published date must be timezone-aware")
+
+    @property
+    def body_hash(self) -> str:
+        return text_hash(self.body)
+
+    @property
+    def natural_id(self) -> str:
+        """Stable id: from the canonical URL when known, otherwise from the normalized body."""
+        key = self.url.strip() if self.url else "body:" + self.body_hash
+        return "a-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedItem:
+    """An input that could not become an article; ``origin`` names the file, line or URL."""
+
+    origin: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    id: str
+    title: str
+    body: str
+    published: datetime | None
+    source: str | None
+    url: str | None
+    origin: str
+    ingested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A run of whole sentences of one article; ``start``/``end`` index into the article body."""
+
+    id: int
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...]  # relative to the passage text
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedPassage:
+    passage: Passage
+    article: StoredArticle
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Verbatim sentence(s) answering the question, inside the passage they came from.
+
+    ``text_start``/``text_end`` locate ``text`` inside ``passage``; ``highlight_start`` is
+    relative to ``text`` (or None when no answering words were found).
+    """
+
+    text: str
+    passage: str
+    text_start: int
+    text_end: int
+    highlight: str | None
+    highlight_start: int | None
+    article: StoredArticle
+    score: float
+    resolved_dates: tuple[tuple[str, str], ...] = ()  # (phrase as written, ISO date)
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    article_id: str
+    title: str
+    source: str | None
+    published: datetime | None
+    url: str | None
+
+
+AbstainReason = Literal["empty_index", "no_match", "low_confidence"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    quotes: tuple[Quote, ...]
+    passages: tuple[RetrievedPassage, ...]
+    timings_ms: dict[str, float]
+    id: str | None = None
+    abstained: bool = False
+    reason: AbstainReason | None = None
+    closest: tuple[Headline, ...] = ()
+    confidence: float | None = None  # calibrated belief that the quotes answer
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON answer schema that the CLI, the eval and other tools read."""
+        return {
+            "id": self.id,
+            "question": self.question,
+            "abstained": self.abstained,
+            "reason": self.reason,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "quotes": [
+                {
+                    "text": q.text,
+                    "passage": q.passage,
+                    "highlight": q.highlight,
+                    **_article_json(q.article),
+                    "score": round(q.score, 6),
+                    "resolved_dates": [list(d) for d in q.resolved_dates],
+                }
+                for q in self.quotes
+            ],
+            "passages": [
+                {"text": p.passage.text, **_article_json(p.article), "score": round(p.score, 6)}
+                for p in self.passages
+            ],
+            "closest": [
+                {
+                    "article_id": h.article_id,
+                    "title": h.title,
+                    "source": h.source,
+                    "published": h.published.isoformat() if h.published else None,
+                    "url": h.url,
+                }
+                for h in self.closest
+            ],
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
+
+
+def _article_json(a: StoredArticle) -> dict[str, Any]:
+    return {
+        "article_id": a.id,
+        "title": a.title,
+        "source": a.source,
+        "published": a.published.isoformat() if a.published else None,
+        "url": a.url,
+    }

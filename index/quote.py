@@ -1,0 +1,246 @@
+"""Choosing the sentence that answers, the words inside it, and whether to answer at all.
+
+Every quote is a slice of a retrieved passage: this module picks spans, it never writes text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from index.model import Quote, RetrievedPassage, Span
+from index.timeref import WEEKDAYS, resolve_relative_dates
+from index.tokenize import NewsTokenizer
+
+QuestionKind = Literal["when", "where", "who", "how_many", "how_much", "which", "yes_no", "other"]
+
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December"
+    "|Jan\\.?|Feb\\.?|Mar\\.?|Apr\\.?|Jun\\.?|Jul\\.?|Aug\\.?|Sept?\\.?|Oct\\.?|Nov\\.?|Dec\\.?"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?\s+\d{4})?"
+# Most specific first: a range, a full date, a month and day, a weekday, a month or a year.
+_DATE_PATTERNS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        rf"\bfrom\s+(?:{_MONTHS})\s+{_DAY}\s*(?:to|-|–|until|through)\s*(?:(?:{_MONTHS})\s+)?{_DAY}{_YEAR}",
+        rf"\bfrom\s+{_DAY}\s*(?:to|-|–|until)\s*{_DAY}\s+(?:{_MONTHS}){_YEAR}",
+        rf"\b(?:{_MONTHS})\s+{_DAY}\s*(?:-|–|to)\s*{_DAY}{_YEAR}",
+        rf"\b(?:(?:{'|'.join(WEEKDAYS)}),?\s+)?(?:{_MONTHS})\s+{_DAY}{_YEAR}\b",
+        rf"\b{_DAY}\s+(?:{_MONTHS}){_YEAR}\b",
+        r"\b(?:(?:last|next|this|on)\s+)?(?:" + "|".join(WEEKDAYS) + r")\b",
+        r"\b(?:yesterday|today|tomorrow|tonight|(?:last|next|this)\s+(?:week|month|year))\b",
+        rf"\b(?:early|mid|late|in|by|since|until)[\s-]+(?:{_MONTHS})(?:\s+\d{{4}})?\b",
+        r"\b(?:in|since|by|until)\s+(?:19|20)\d{2}\b",
+    )
+]
+_NUMBER = re.compile(
+    r"(?:[$€£¥]\s?)?\b\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|per cent|million|billion|trillion|"
+    r"thousand|hundred|[a-zA-Z]+))?"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds|"
+    r"thousands|millions)\s+[a-zA-Z]+",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"\b[A-Z][\w’'.-]*(?:\s+(?:(?:de|van|von|bin|al|of|the)\s+)?[A-Z][\w’'.-]*)*")
+_PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)")
+_NOT_NAMES = frozenset(
+    [m.lower() for m in _MONTHS.replace("\\.?", "").split("|")]
+    + list(WEEKDAYS)
+    + [
+        "the",
+        "a",
+        "an",
+        "and",
+        "but",
+        "he",
+        "she",
+        "it",
+        "they",
+        "we",
+        "i",
+        "this",
+        "that",
+        "in",
+        "on",
+        "at",
+        "for",
+    ]
+)
+
+
+def classify_question(question: str) -> QuestionKind:
+    q = question.strip().lower()
+    if re.match(r"^(?:and\s+)?(when|what (?:date|day|time|year|month))\b", q) or re.search(
+        r"\bwhen (?:is|was|will|did|does)\b", q
+    ):
+        return "when"
+    if re.match(r"^(?:and\s+)?where\b", q) or (" where " in f" {q} " and q.startswith("and")):
+        return "where"
+    if re.match(r"^(?:and\s+)?how (?:many|much)\b", q):
+        return "how_many" if "many" in q.split()[1:3] else "how_much"
+    if re.match(r"^(?:and\s+)?(who|whom|whose)\b", q):
+        return "who"
+    if re.match(r"^(?:and\s+)?(which|what)\b", q):
+        return "which"
+    if re.match(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", q):
+        return "yes_no"
+    return "other"
+
+
+def find_answer_words(sentence: str, kind: QuestionKind, question: str) -> Span | None:
+    """The words of ``sentence`` that answer a question of this kind, if they can be found."""
+    asked = {w.lower() for w in re.findall(r"[\w’'-]+", question)}
+    if kind == "when":
+        for pattern in _DATE_PATTERNS:
+            m = pattern.search(sentence)
+            if m:
+                return Span(m.start(), m.end())
+        return None
+    if kind in ("how_many", "how_much"):
+        for m in _NUMBER.finditer(sentence):
+            if m.group().split()[0].lower() not in asked:
+                return Span(m.start(), m.end())
+        return None
+    if kind == "where":
+        for m in _PLACE.finditer(sentence):
+            words = m.group(1).split()
+            named = words[0].lower() not in _NOT_NAMES or len(words) > 1
+            if named and not all(w.lower() in asked for w in words):
+                return Span(m.start(1), m.end(1))
+        return None
+    if kind in ("who", "which"):
+        for m in _NAME.finditer(sentence):
+            words = [w.strip(".,’'") for w in m.group().split()]
+            if m.start() == 0 and len(words) == 1:
+                continue  # a capital that only starts the sentence
+            if all(w.lower() in _NOT_NAMES or w.lower() in asked for w in words):
+                continue
+            return Span(m.start(), m.end())
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    passage_index: int
+    span: Span  # the quoted sentence(s), relative to the passage text
+    score: float
+    coverage: float
+
+
+def _sentence_units(text: str, sentences: Sequence[Span], min_words: int = 6) -> list[Span]:
+    """Sentences, with a very short one joined to the next so a quote stands on its own."""
+    units: list[Span] = []
+    pending: Span | None = None
+    for s in sentences:
+        cur = Span(pending.start, s.end) if pending else s
+        if len(text[cur.start : cur.end].split()) < min_words:
+            pending = cur
+            continue
+        units.append(cur)
+        pending = None
+    if pending:
+        units.append(pending)
+    return units
+
+
+def score_sentences(
+    question_tokens: Sequence[str],
+    kind: QuestionKind,
+    question: str,
+    passages: Sequence[RetrievedPassage],
+    idf: Callable[[Sequence[str]], dict[str, float]],
+    tokenizer: NewsTokenizer,
+) -> list[Candidate]:
+    """Every sentence of the retrieved passages, scored for how well it answers."""
+    weights = idf(list(dict.fromkeys(question_tokens)))
+    total = sum(weights.values()) or 1.0
+    out: list[Candidate] = []
+    for i, rp in enumerate(passages):
+        text = rp.passage.text
+        rank_prior = 1.0 / (1.0 + 0.15 * i)
+        for span in _sentence_units(text, rp.passage.sentences):
+            tokens = set(tokenizer.tokens(text[span.start : span.end]))
+            coverage = sum(w for t, w in weights.items() if t in tokens) / total
+            typed = 0.0
+            if kind in ("when", "how_many", "how_much", "where", "who"):
+                typed = (
+                    0.15 if find_answer_words(text[span.start : span.end], kind, question) else 0.0
+                )
+            score = coverage * rank_prior + typed * coverage
+            out.append(Candidate(i, span, score, coverage))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def select_quotes(
+    candidates: Sequence[Candidate],
+    passages: Sequence[RetrievedPassage],
+    kind: QuestionKind,
+    question: str,
+    max_quotes: int = 3,
+    max_words: int = 100,
+    relative_share: float = 0.6,
+) -> list[Quote]:
+    """The best sentence, then the best of other articles that score close to it."""
+    quotes: list[Quote] = []
+    used_articles: set[str] = set()
+    best = candidates[0].score if candidates else 0.0
+    for c in candidates:
+        if len(quotes) >= max_quotes or c.score < best * relative_share or c.score <= 0:
+            break
+        rp = passages[c.passage_index]
+        if rp.article.id in used_articles:
+            continue
+        used_articles.add(rp.article.id)
+        quotes.append(_make_quote(c, rp, kind, question, max_words))
+    return quotes
+
+
+def _make_quote(
+    c: Candidate, rp: RetrievedPassage, kind: QuestionKind, question: str, max_words: int
+) -> Quote:
+    text = rp.passage.text
+    start, end = c.span.start, c.span.end
+    words = list(re.finditer(r"\S+", text[start:end]))
+    if len(words) > max_words:
+        end = start + words[max_words - 1].end()
+    quoted = text[start:end]
+    answer = find_answer_words(quoted, kind, question)
+    published = rp.article.published
+    return Quote(
+        text=quoted,
+        passage=text,
+        text_start=start,
+        text_end=end,
+        highlight=quoted[answer.start : answer.end] if answer else None,
+        highlight_start=answer.start if answer else None,
+        article=rp.article,
+        score=c.score,
+        resolved_dates=tuple(resolve_relative_dates(quoted, published.date())) if published else (),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Confidence:
+    """Why the engine believes (or not) that the retrieved news answers the question."""
+
+    max_cosine: float
+    coverage: float
+    value: float
+
+
+def answer_confidence(
+    max_cosine: float,
+    coverage: float,
+    *,
+    cosine_weight: float = 12.0,
+    coverage_weight: float = 4.0,
+    bias: float = -7.0,
+) -> Confidence:
+    """Logistic combination of dense similarity and lexical coverage of the best sentence."""
+    z = cosine_weight * max_cosine + coverage_weight * coverage + bias
+    return Confidence(max_cosine, coverage, 1.0 / (1.0 + math.exp(-z)))

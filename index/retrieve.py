@@ -1,0 +1,260 @@
+"""From a question to ranked passage rows: query parsing, BM25 + dense retrieval, fusion.
+
+Questions about news name outlets and dates ("according to TechCrunch", "published on
+November 18, 2023"). Those become extra ranked lists restricted to the named outlet or day,
+fused with the unrestricted lists, so a question naming two outlets gets evidence from both.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+import numpy as np
+
+from index.snapshot import IndexSnapshot
+from index.tokenize import NewsTokenizer
+
+RetrieverKind = Literal["bm25", "dense", "hybrid"]
+
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ]
+    )
+}
+_MONTH_BY_PREFIX = {m[:3]: i for m, i in _MONTHS.items()}
+_MONTH_RE = "|".join(sorted([*_MONTHS, *(m[:3] for m in _MONTHS), "sept"], key=len, reverse=True))
+_DATE_IN_QUESTION = re.compile(
+    rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH_RE})\.?"
+    rf"|(?P<m2>{_MONTH_RE})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?)\b(?:,?\s+(?P<y>\d{{4}}))?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    text: str
+    tokens: tuple[str, ...]
+    sources: tuple[str, ...] = ()  # outlets the question names
+    dates: tuple[date, ...] = ()  # days the question names
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Hard constraints a user set explicitly (not guessed from the question)."""
+
+    sources: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass(slots=True)
+class Retrieval:
+    rows: list[int]
+    scores: list[float]
+    dense_scores: dict[int, float] = field(default_factory=dict)  # row -> cosine to question
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _source_aliases(source: str) -> list[str]:
+    """Ways a question names an outlet: "The Independent - Life and Style" -> "The Independent"."""
+    names = {source, source.split(" - ")[0].strip()}
+    names |= {n[4:] for n in names if n.lower().startswith("the ")}
+    return [n for n in names if len(n) >= 3]
+
+
+def parse_query(
+    question: str, tokenizer: NewsTokenizer, known_sources: Sequence[str] = ()
+) -> ParsedQuery:
+    lowered = question.casefold()
+    named = []
+    for source in known_sources:
+        for alias in _source_aliases(source):
+            if re.search(rf"(?<!\w){re.escape(alias.casefold())}(?!\w)", lowered):
+                named.append(source)
+                break
+    dates = []
+    for m in _DATE_IN_QUESTION.finditer(question):
+        month = _MONTH_BY_PREFIX[(m["m1"] or m["m2"]).lower()[:3]]
+        try:  # year 1 stands for "any year"
+            dates.append(date(int(m["y"]) if m["y"] else 1, month, int(m["d1"] or m["d2"])))
+        except ValueError:
+            continue
+    return ParsedQuery(
+        question, tuple(tokenizer.tokens(question)), tuple(dict.fromkeys(named)), tuple(dates)
+    )
+
+
+_FOLLOW_UP = re.compile(
+    r"^(?:and|but|so|what about|how about|also)\b|\b(?:it|its|they|them|their|there|this|that|"
+    r"he|she|his|her|the same)\b",
+    re.IGNORECASE,
+)
+
+
+def follow_up_text(question: str, context: Sequence[str]) -> str:
+    """The text to search for: a follow-up question carries the question it follows."""
+    if context and (_FOLLOW_UP.search(question) or len(question.split()) <= 4):
+        return f"{context[-1]} {question}"
+    return question
+
+
+def reciprocal_rank_fusion(
+    ranked: Sequence[tuple[Sequence[int], float]], k: int = 60
+) -> list[tuple[int, float]]:
+    """Fuse (rows best-first, weight) lists: score = sum of weight / (k + rank), rank from 1."""
+    fused: dict[int, float] = {}
+    for rows, weight in ranked:
+        if weight == 0:
+            continue
+        for rank, row in enumerate(rows, start=1):
+            fused[int(row)] = fused.get(int(row), 0.0) + weight / (k + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+class HybridRetriever:
+    """BM25 and dense lists over one snapshot, fused by weighted reciprocal rank."""
+
+    def __init__(
+        self,
+        snapshot: IndexSnapshot,
+        *,
+        lexical_weight: float = 1.0,
+        dense_weight: float = 0.5,
+        rrf_k: int = 60,
+        candidates: int = 100,
+        recency_half_life_days: float = 0.0,
+    ) -> None:
+        self.snapshot = snapshot
+        self.lexical_weight = lexical_weight
+        self.dense_weight = dense_weight
+        self.rrf_k = rrf_k
+        self.candidates = candidates
+        self.recency_half_life_days = recency_half_life_days
+
+    def _day_mask(self, days: Sequence[date]) -> np.ndarray:
+        ts = self.snapshot.published_ts
+        mask = np.zeros(len(ts), dtype=bool)
+        known = np.isfinite(ts)
+        for day in days:
+            if day.year > 1:
+                start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
+                mask |= (
+                    known
+                    & (ts >= start.timestamp())
+                    & (ts < (start + timedelta(days=3)).timestamp())
+                )
+            else:  # a day without a year: match the month and day of any year
+                dts = np.array(ts[known], dtype="datetime64[s]")
+                months = dts.astype("datetime64[M]").astype(int) % 12 + 1
+                mdays = (dts - dts.astype("datetime64[M]")).astype("timedelta64[D]").astype(int) + 1
+                sub = (months == day.month) & (np.abs(mdays - day.day) <= 1)
+                mask[np.flatnonzero(known)[sub]] = True
+        return mask
+
+    def _lists(
+        self,
+        query: ParsedQuery,
+        vector: np.ndarray | None,
+        mask: np.ndarray | None,
+        kind: str,
+        timings: dict[str, float],
+    ) -> tuple[Ranked | None, Ranked | None]:
+        snap, n = self.snapshot, self.candidates
+        lexical = dense = None
+        t0 = time.perf_counter()
+        if kind in ("bm25", "hybrid") and snap.lexical is not None:
+            weights = None if mask is None else mask.astype(np.float32)
+            lexical = Ranked(*snap.lexical.search(query.tokens, n, weights))
+        t1 = time.perf_counter()
+        if kind in ("dense", "hybrid") and vector is not None:
+            dense = Ranked(*snap.dense.search(vector, n, mask))
+        t2 = time.perf_counter()
+        timings["lexical"] = timings.get("lexical", 0.0) + (t1 - t0) * 1000
+        timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1000
+        return lexical, dense
+
+    def retrieve(
+        self,
+        query: ParsedQuery,
+        vector: np.ndarray | None,
+        *,
+        k: int = 10,
+        filters: Filters | None = None,
+        kind: RetrieverKind = "hybrid",
+    ) -> Retrieval:
+        snap = self.snapshot
+        timings: dict[str, float] = {}
+        if len(snap) == 0:
+            return Retrieval([], [], timings_ms=timings)
+        base = None
+        if filters and (filters.sources or filters.since or filters.until):
+            base = snap.date_mask(filters.since, filters.until)
+            if filters.sources:
+                base &= snap.source_mask(filters.sources)
+
+        lexical, dense = self._lists(query, vector, base, kind, timings)
+        # Narrowed lists for each outlet and day the question names.
+        narrowed: list[tuple[Ranked | None, Ranked | None]] = []
+        focus_masks = [snap.source_mask([s]) for s in query.sources]
+        if query.dates:
+            focus_masks.append(self._day_mask(query.dates))
+        for focus in focus_masks:
+            if base is not None:
+                focus = focus & base
+            if focus.any():
+                narrowed.append(self._lists(query, vector, focus, kind, timings))
+
+        t0 = time.perf_counter()
+        lists: list[tuple[Sequence[int], float]] = []
+        dense_scores: dict[int, float] = {}
+        for lex, den in [(lexical, dense), *narrowed]:
+            if lex is not None:
+                lists.append((lex.rows, self.lexical_weight if kind == "hybrid" else 1.0))
+            if den is not None:
+                lists.append((den.rows, self.dense_weight if kind == "hybrid" else 1.0))
+                dense_scores.update(zip(den.rows.tolist(), den.scores.tolist(), strict=True))
+        fused = reciprocal_rank_fusion(lists, self.rrf_k)
+        if self.recency_half_life_days > 0 and fused:
+            fused = self._prefer_recent(fused)
+        top = fused[:k]
+        if vector is not None:
+            for row, _ in top:
+                if row not in dense_scores:
+                    dense_scores[row] = float(snap.dense.vectors[row] @ vector)
+        timings["fuse"] = (time.perf_counter() - t0) * 1000
+        return Retrieval([r for r, _ in top], [s for _, s in top], dense_scores, timings_ms=timings)
+
+    def _prefer_recent(self, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        ts = self.snapshot.published_ts
+        now = time.time()
+        out = []
+        for row, score in fused:
+            age_days = (now - ts[row]) / 86400 if np.isfinite(ts[row]) else 3650.0
+            decay = 0.5 ** (max(age_days, 0.0) / self.recency_half_life_days)
+            out.append((row, score * (0.5 + 0.5 * decay)))
+        return sorted(out, key=lambda item: (-item[1], item[0]))

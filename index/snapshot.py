@@ -1,0 +1,164 @@
+"""Index snapshots: the lexical and dense indexes of one store epoch, published atomically.
+
+A snapshot is a directory ``gen-<epoch>-<nonce>/`` written completely, fsynced, and then
+named in ``CURRENT`` with an atomic rename. Readers load whatever ``CURRENT`` names and keep
+serving it until a newer one is complete; a crash mid-build leaves only an unnamed directory
+that the next build removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.dense import DenseIndex
+from index.lexical import LexicalIndex
+from index.store import Store
+
+CURRENT = "CURRENT"
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    epoch: int
+    name: str
+    passage_ids: np.ndarray  # row -> passage id
+    published_ts: np.ndarray  # row -> article publication (unix seconds), NaN when unknown
+    source_codes: np.ndarray  # row -> index into ``sources``, -1 when unknown
+    sources: tuple[str, ...]
+    lexical: LexicalIndex | None  # None for an empty store
+    dense: DenseIndex
+
+    def __len__(self) -> int:
+        return len(self.passage_ids)
+
+    def source_mask(self, names: Sequence[str]) -> np.ndarray:
+        wanted = {n.casefold() for n in names}
+        codes = [i for i, s in enumerate(self.sources) if s.casefold() in wanted]
+        return np.isin(self.source_codes, codes)
+
+    def date_mask(self, since: datetime | None, until: datetime | None) -> np.ndarray:
+        mask = np.ones(len(self), dtype=bool)
+        if since is not None:
+            mask &= self.published_ts >= since.timestamp()
+        if until is not None:
+            mask &= self.published_ts < until.timestamp()
+        return mask
+
+
+@contextlib.contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".build.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def current_name(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / CURRENT).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def load_snapshot(index_dir: Path) -> IndexSnapshot | None:
+    name = current_name(index_dir)
+    if name is None or not (index_dir / name).is_dir():
+        return None
+    directory = index_dir / name
+    manifest = json.loads((directory / "manifest.json").read_text())
+    lexical = LexicalIndex.load(directory / "bm25") if manifest["rows"] else None
+    return IndexSnapshot(
+        epoch=manifest["epoch"],
+        name=name,
+        passage_ids=np.load(directory / "passage_ids.npy", mmap_mode="r"),
+        published_ts=np.load(directory / "published_ts.npy", mmap_mode="r"),
+        source_codes=np.load(directory / "source_codes.npy", mmap_mode="r"),
+        sources=tuple(manifest["sources"]),
+        lexical=lexical,
+        dense=DenseIndex.load(directory),
+    )
+
+
+def build_snapshot(
+    store: Store, index_dir: Path, *, dimension: int, k1: float, b: float, method: str = "lucene"
+) -> IndexSnapshot:
+    """Build from the store's current epoch, publish, and drop older snapshots."""
+    with _build_lock(index_dir):
+        epoch = store.epoch()
+        ids: list[int] = []
+        tokens: list[list[str]] = []
+        vectors: list[bytes] = []
+        published: list[float] = []
+        codes: list[int] = []
+        source_code: dict[str, int] = {}
+        for row in store.iter_passage_rows():
+            ids.append(row.id)
+            tokens.append(row.tokens.split())
+            vectors.append(row.vector)
+            published.append(np.nan if row.published_ts is None else row.published_ts)
+            codes.append(
+                -1 if row.source is None else source_code.setdefault(row.source, len(source_code))
+            )
+        name = f"gen-{epoch:08d}-{uuid.uuid4().hex[:8]}"
+        directory = index_dir / name
+        directory.mkdir(parents=True)
+        matrix = (
+            np.frombuffer(b"".join(vectors), dtype=np.float32).reshape(len(ids), dimension)
+            if ids
+            else np.zeros((0, dimension), dtype=np.float32)
+        )
+        DenseIndex(matrix).save(directory)
+        np.save(directory / "passage_ids.npy", np.asarray(ids, dtype=np.int64))
+        np.save(directory / "published_ts.npy", np.asarray(published, dtype=np.float64))
+        np.save(directory / "source_codes.npy", np.asarray(codes, dtype=np.int32))
+        if ids:
+            LexicalIndex.build(tokens, k1=k1, b=b, method=method).save(directory / "bm25")
+        manifest = {
+            "format": _FORMAT,
+            "epoch": epoch,
+            "rows": len(ids),
+            "sources": list(source_code),
+        }
+        (directory / "manifest.json").write_text(json.dumps(manifest))
+        for path in directory.rglob("*"):
+            if path.is_file():
+                with open(path, "rb+") as handle:
+                    os.fsync(handle.fileno())
+        _fsync_dir(directory)
+        tmp = index_dir / f"{CURRENT}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp.write_text(name)
+        os.replace(tmp, index_dir / CURRENT)
+        _fsync_dir(index_dir)
+        for old in index_dir.iterdir():
+            if old.name != name and old.name.startswith(("gen-", f"{CURRENT}.")):
+                # Readers that mapped the old files keep them alive until they let go.
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)
+    snapshot = load_snapshot(index_dir)
+    assert snapshot is not None
+    return snapshot

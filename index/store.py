@@ -1,0 +1,381 @@
+"""SQLite store: articles, their passages and passage vectors. The only module that writes SQL.
+
+The store is the truth; index snapshots are derived from it and carry the store ``epoch``
+they were built from. Every ingest batch is one transaction that also bumps the epoch, so a
+process killed at any moment leaves either the whole batch or none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.model import Article, Headline, Passage, Span, StoredArticle
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    body_hash TEXT NOT NULL,
+    url TEXT,
+    source TEXT,
+    published TEXT,
+    published_ts REAL,
+    origin TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    ingested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS articles_url ON articles(url) WHERE url IS NOT NULL;
+CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published_ts);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+-- AUTOINCREMENT: passage ids are never reused, so an older index snapshot can never point
+-- at a different passage than the one it indexed.
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    sentences TEXT NOT NULL,
+    tokens TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewPassage:
+    ordinal: int
+    start: int
+    end: int
+    sentences: tuple[Span, ...]  # absolute offsets into the body
+    tokens: Sequence[str]
+    vector: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleWrite:
+    """One article to insert or replace, with all of its passages."""
+
+    article_id: str
+    article: Article
+    passages: Sequence[NewPassage]
+    is_update: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PassageRow:
+    """What an index snapshot needs of one passage."""
+
+    id: int
+    tokens: str
+    vector: bytes
+    published_ts: float | None
+    source: str | None
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Store:
+    """One SQLite database in WAL mode, shared by threads behind a lock."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        with self._lock:
+            self._db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('epoch', '0')",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def epoch(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0])
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def find_existing(self, article: Article) -> tuple[str, str] | None:
+        """(id, body_hash) of the stored copy of this article: same URL, else same body."""
+        with self._lock:
+            row = None
+            if article.url:
+                row = self._db.execute(
+                    "SELECT id, body_hash, title, source, published FROM articles WHERE url=?",
+                    (article.url,),
+                ).fetchone()
+            if row is None:
+                row = self._db.execute(
+                    "SELECT id, body_hash, title, source, published FROM articles "
+                    "WHERE body_hash=? LIMIT 1",
+                    (article.body_hash,),
+                ).fetchone()
+        if row is None:
+            return None
+        # A change to anything that feeds the index counts as a change of content.
+        fingerprint = "|".join(str(v) for v in row[1:])
+        return row[0], fingerprint
+
+    @staticmethod
+    def fingerprint(article: Article) -> str:
+        return "|".join(
+            str(v)
+            for v in (article.body_hash, article.title, article.source, _iso(article.published))
+        )
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        with self._lock:
+            row = self._db.execute(_ARTICLE_SELECT + " WHERE id=?", (article_id,)).fetchone()
+        return _article(row) if row else None
+
+    def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                _ARTICLE_SELECT + f" WHERE id IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        return {r[0]: _article(r) for r in rows}
+
+    def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
+        """Passages by id; ids deleted since a snapshot was built are simply absent."""
+        if not ids:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.id, p.article_id, p.ordinal, p.start, p.end, p.sentences, "
+                "substr(a.body, p.start + 1, p.end - p.start) FROM passages p "
+                "JOIN articles a ON a.id = p.article_id "
+                f"WHERE p.id IN ({','.join('?' * len(ids))})",
+                list(ids),
+            ).fetchall()
+        out = {}
+        for pid, aid, ordinal, start, end, sentences, text in rows:
+            flat = json.loads(sentences)
+            spans = tuple(
+                Span(flat[i] - start, flat[i + 1] - start) for i in range(0, len(flat), 2)
+            )
+            out[pid] = Passage(pid, aid, ordinal, start, end, text, spans)
+        return out
+
+    def iter_passage_rows(self, batch: int = 10_000) -> Iterator[PassageRow]:
+        """Every passage in id order, for building an index snapshot."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT p.id, p.tokens, p.vector, a.published_ts, a.source FROM passages p "
+                    "JOIN articles a ON a.id = p.article_id WHERE p.id > ? ORDER BY p.id LIMIT ?",
+                    (last, batch),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield PassageRow(*row)
+            last = rows[-1][0]
+
+    def headlines(
+        self,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        source: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        topic: str | None = None,
+    ) -> list[Headline]:
+        """Newest first; articles of unknown date come last."""
+        where, args = ["1=1"], []
+        if source:
+            where.append("source = ? COLLATE NOCASE")
+            args.append(source)
+        if since:
+            where.append("published_ts >= ?")
+            args.append(since.timestamp())
+        if until:
+            where.append("published_ts < ?")
+            args.append(until.timestamp())
+        if topic:
+            where.append("(title LIKE ? OR json_extract(metadata, '$.category') LIKE ?)")
+            args += [f"%{topic}%", f"%{topic}%"]
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, title, source, published, url FROM articles WHERE "
+                + " AND ".join(where)
+                + " ORDER BY published_ts IS NULL, published_ts DESC, ingested_at DESC "
+                "LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return [
+            Headline(r[0], r[1], r[2], datetime.fromisoformat(r[3]) if r[3] else None, r[4])
+            for r in rows
+        ]
+
+    def sources(self) -> list[tuple[str, int]]:
+        """Outlets with their article counts, most articles first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT source, COUNT(*) FROM articles WHERE source IS NOT NULL "
+                "GROUP BY source ORDER BY COUNT(*) DESC, source"
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            articles = self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+            passages = self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return articles, passages
+
+    def newest(self) -> Headline | None:
+        found = self.headlines(limit=1)
+        return found[0] if found else None
+
+    # -- writes ------------------------------------------------------------------------
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._transaction():
+            self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+    def write_batch(self, writes: Sequence[ArticleWrite], touched: Sequence[str] = ()) -> int:
+        """Insert or replace articles with their passages in one transaction; new epoch."""
+        now = _now()
+        with self._transaction():
+            for w in writes:
+                a = w.article
+                if w.is_update:
+                    self._db.execute("DELETE FROM passages WHERE article_id=?", (w.article_id,))
+                    self._db.execute(
+                        "UPDATE articles SET title=?, body=?, body_hash=?, url=COALESCE(?, url), "
+                        "source=?, published=?, published_ts=?, origin=?, metadata=?, "
+                        "updated_at=? WHERE id=?",
+                        (*_article_values(a), now, w.article_id),
+                    )
+                else:
+                    self._db.execute(
+                        "INSERT INTO articles (title, body, body_hash, url, source, published, "
+                        "published_ts, origin, metadata, ingested_at, updated_at, id) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (*_article_values(a), now, now, w.article_id),
+                    )
+                self._db.executemany(
+                    "INSERT INTO passages (article_id, ordinal, start, end, sentences, tokens, "
+                    "vector) VALUES (?,?,?,?,?,?,?)",
+                    [
+                        (
+                            w.article_id,
+                            p.ordinal,
+                            p.start,
+                            p.end,
+                            json.dumps([x for s in p.sentences for x in (s.start, s.end)]),
+                            " ".join(p.tokens),
+                            np.ascontiguousarray(p.vector, dtype=np.float32).tobytes(),
+                        )
+                        for p in w.passages
+                    ],
+                )
+            if touched:
+                self._db.executemany(
+                    "UPDATE articles SET updated_at=? WHERE id=?", [(now, i) for i in touched]
+                )
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', ?)", (now,))
+            if writes:
+                self._db.execute("UPDATE meta SET value = value + 1 WHERE key='epoch'")
+        return self.epoch()
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy while other connections keep reading and writing."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        dest = sqlite3.connect(target)
+        try:
+            with self._lock:
+                self._db.backup(dest)
+        finally:
+            dest.close()
+
+
+_ARTICLE_SELECT = (
+    "SELECT id, title, body, published, source, url, origin, ingested_at FROM articles"
+)
+
+
+def _article(row: tuple) -> StoredArticle:
+    return StoredArticle(
+        id=row[0],
+        title=row[1],
+        body=row[2],
+        published=datetime.fromisoformat(row[3]) if row[3] else None,
+        source=row[4],
+        url=row[5],
+        origin=row[6],
+        ingested_at=datetime.fromisoformat(row[7]),
+    )
+
+
+def _article_values(a: Article) -> tuple:
+    return (
+        a.title,
+        a.body,
+        a.body_hash,
+        a.url,
+        a.source,
+        _iso(a.published),
+        a.published.timestamp() if a.published else None,
+        a.origin,
+        json.dumps(a.metadata, default=str, ensure_ascii=False),
+    )
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT under the store lock; ROLLBACK on any exception."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db, self._lock = db, lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()
