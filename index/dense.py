@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ class Encoder:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
+                logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
                 hf_logging.disable_progress_bar()
                 hf_logging.set_verbosity_error()
 

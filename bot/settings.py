@@ -1,0 +1,114 @@
+"""The one configuration object: every ``NEWSBOT_*`` variable (and the Discord token) lives here.
+
+Read once at start by the front end and handed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.config import EngineConfig
+from index.errors import NewsbotError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=None, extra="ignore")
+
+    # Engine
+    data_dir: Path = Path("newsbot-data")
+    model: str | None = Field(None, description="sentence-transformers model path or name")
+    passage_words: int = 160
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    lexical_weight: float = 1.0
+    dense_weight: float = 0.5
+    rrf_k: int = 60
+    top_k: int = 10
+    max_quotes: int = 3
+    abstain_threshold: float = 0.5
+    recency_half_life_days: float = 0.0
+    max_file_bytes: int = 20_000_000
+
+    # Discord
+    discord_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN")
+    )
+    discord_token_file: Path | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN_FILE", "NEWSBOT_DISCORD_TOKEN_FILE")
+    )
+    dev_guild: int | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    workers: int = 2
+    cooldown_seconds: float = 5.0
+    memory_turns: int = 6
+    memory_ttl_seconds: float = 1800.0
+    recent_days: int = 30
+
+    # Operations
+    health_port: int = 0  # 0: no health endpoint
+    health_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+
+    # Feeds
+    poll_interval_seconds: float = 900.0
+    allow_hosts: list[str] = Field(default_factory=list)
+    user_agent: str = "newsbot/0.1 (+https://github.com/newsbot; self-hosted news bot)"
+    fetch_timeout_seconds: float = 15.0
+    max_body_bytes: int = 5_000_000
+    posts_per_cycle: int = 5
+
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            data_dir=self.data_dir,
+            model=self.model,
+            passage_words=self.passage_words,
+            bm25_k1=self.bm25_k1,
+            bm25_b=self.bm25_b,
+            lexical_weight=self.lexical_weight,
+            dense_weight=self.dense_weight,
+            rrf_k=self.rrf_k,
+            top_k=self.top_k,
+            max_quotes=self.max_quotes,
+            abstain_threshold=self.abstain_threshold,
+            recency_half_life_days=self.recency_half_life_days,
+            max_file_bytes=self.max_file_bytes,
+        )
+
+    def token(self) -> str:
+        """The bot token from DISCORD_TOKEN, or the file DISCORD_TOKEN_FILE names."""
+        if self.discord_token is not None and self.discord_token.get_secret_value().strip():
+            return self.discord_token.get_secret_value().strip()
+        if self.discord_token_file is not None:
+            try:
+                token = self.discord_token_file.read_text().strip()
+            except OSError as exc:
+                raise NewsbotError(
+                    f"DISCORD_TOKEN_FILE {self.discord_token_file}: cannot read ({exc.strerror})"
+                ) from exc
+            if token:
+                return token
+            raise NewsbotError(f"DISCORD_TOKEN_FILE {self.discord_token_file}: the file is empty")
+        raise NewsbotError("no bot token: set DISCORD_TOKEN or DISCORD_TOKEN_FILE")
+
+    def public_dict(self) -> dict[str, object]:
+        """Effective settings for display, with the token masked."""
+        out: dict[str, object] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "discord_token":
+                value = "****" if value is not None else None
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out

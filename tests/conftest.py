@@ -1,0 +1,46 @@
+"""Shared fixtures: one encoder for the whole run (loading the model costs seconds)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+from index.config import EngineConfig
+from index.dense import Encoder
+from index.engine import Engine
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO / "bot" / "samples"
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    return Encoder()
+
+
+@pytest.fixture
+def engine_factory(tmp_path: Path, encoder: Encoder) -> Iterator:
+    """Engines over fresh data directories, sharing the session's encoder."""
+    opened: list[Engine] = []
+
+    def make(data_dir: Path | None = None, **config: object) -> Engine:
+        engine = Engine(EngineConfig(data_dir=data_dir or tmp_path / "data", **config), encoder)
+        opened.append(engine)
+        return engine
+
+    yield make
+    for engine in opened:
+        engine.close()
+
+
+@pytest.fixture
+def sample_engine(engine_factory) -> Engine:
+    engine = engine_factory()
+    engine.ingest_paths([SAMPLE_DIR])
+    return engine
