@@ -19,14 +19,19 @@ from tests.support.fake_discord import (
     running_client,
 )
 
-pytestmark = pytest.mark.asyncio
-
 
 # --------------------------------------------------------------------------- a tiny bot
 class MoreView(discord.ui.View):
     @discord.ui.button(label="More", custom_id="news:more")
     async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         await interaction.response.edit_message(content="more news", view=None)
+
+
+class FeedbackModal(discord.ui.Modal, title="Feedback"):
+    text = discord.ui.TextInput(label="Text", custom_id="feedback:text")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"thanks: {self.text.value}", ephemeral=True)
 
 
 def make_client() -> discord.Client:
@@ -46,6 +51,10 @@ def make_client() -> discord.Client:
     async def ask_complete(interaction: discord.Interaction, current: str) -> list:
         return [app_commands.Choice(name=f"{current} today?", value=f"{current} today?")]
 
+    @tree.command(name="feedback", description="Send feedback")
+    async def feedback(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(FeedbackModal(custom_id="feedback"))
+
     @client.event
     async def on_message(message: discord.Message) -> None:
         if message.author.bot:
@@ -59,8 +68,9 @@ def make_client() -> discord.Client:
 
 
 @pytest_asyncio.fixture
-async def fake():
-    async with FakeDiscord() as fake:
+async def fake(request: pytest.FixtureRequest):
+    # Parametrize indirectly with a dict of FakeDiscord(...) keyword arguments to tune it.
+    async with FakeDiscord(**getattr(request, "param", {})) as fake:
         yield fake
 
 
@@ -81,6 +91,7 @@ def test_path_patterns() -> None:
     assert not compile_path_pattern("/users/@me").fullmatch("/users/@meX")
 
 
+@pytest.mark.asyncio
 async def test_login_ready_and_guild(fake: FakeDiscord, client: discord.Client) -> None:
     paths = [(r.method, r.path) for r in fake.requests]
     assert paths[:2] == [("GET", "/users/@me"), ("GET", "/oauth2/applications/@me")]
@@ -104,6 +115,7 @@ async def test_login_ready_and_guild(fake: FakeDiscord, client: discord.Client) 
     assert [f["s"] for f in fake.dispatched] == list(range(1, len(fake.dispatched) + 1))
 
 
+@pytest.mark.asyncio
 async def test_slash_command_defer_then_followup(fake: FakeDiscord, client: discord.Client) -> None:
     payload = fake.slash_command_payload("ask", {"question": "what happened"})
     await fake.dispatch("INTERACTION_CREATE", payload)
@@ -122,6 +134,24 @@ async def test_slash_command_defer_then_followup(fake: FakeDiscord, client: disc
     assert followup.response["flags"] & 128 == 0
 
 
+@pytest.mark.asyncio
+async def test_dm_slash_command_modal_round_trip(fake: FakeDiscord, client: discord.Client) -> None:
+    await fake.dispatch("INTERACTION_CREATE", fake.slash_command_payload("feedback", dm=True))
+    modal = await fake.wait_for_request("POST", "/interactions/*/*/callback")
+    assert modal.json["type"] == 9 and modal.json["data"]["custom_id"] == "feedback"
+
+    mark = len(fake.requests)
+    submit = fake.modal_submit_payload("feedback", {"feedback:text": "more sport"}, dm=True)
+    await fake.dispatch("INTERACTION_CREATE", submit)
+    reply = await fake.wait_for_request("POST", "/interactions/*/*/callback", since=mark)
+    assert reply.json["type"] == 4
+    assert reply.json["data"]["content"] == "thanks: more sport"
+    assert reply.json["data"]["flags"] == 64  # ephemeral
+    message = reply.response["resource"]["message"]
+    assert message["channel_id"] == submit["channel_id"] and message["flags"] == 64
+
+
+@pytest.mark.asyncio
 async def test_autocomplete(fake: FakeDiscord, client: discord.Client) -> None:
     payload = fake.autocomplete_payload("ask", {"question": "elect"})
     await fake.dispatch("INTERACTION_CREATE", payload)
@@ -132,6 +162,7 @@ async def test_autocomplete(fake: FakeDiscord, client: discord.Client) -> None:
     }
 
 
+@pytest.mark.asyncio
 async def test_on_message_mention_reply(fake: FakeDiscord, client: discord.Client) -> None:
     msg = fake.message_payload(f"{fake.bot_mention} ping", mentions=[fake.bot_user])
     await fake.dispatch("MESSAGE_CREATE", msg)
@@ -143,6 +174,7 @@ async def test_on_message_mention_reply(fake: FakeDiscord, client: discord.Clien
     assert req.response["type"] == 19 and req.response["referenced_message"]["id"] == msg["id"]
 
 
+@pytest.mark.asyncio
 async def test_dm_message_reply(fake: FakeDiscord, client: discord.Client) -> None:
     msg = fake.message_payload("hello", dm=True)
     await fake.dispatch("MESSAGE_CREATE", msg)
@@ -151,23 +183,29 @@ async def test_dm_message_reply(fake: FakeDiscord, client: discord.Client) -> No
     assert "guild_id" not in msg and "guild_id" not in req.response
 
 
+@pytest.mark.asyncio
 async def test_button_view_edits_message(fake: FakeDiscord, client: discord.Client) -> None:
     await fake.dispatch("MESSAGE_CREATE", fake.message_payload("menu"))
     sent = await fake.wait_for_request("POST", "/channels/*/messages")
     button = sent.json["components"][0]["components"][0]
     assert button["custom_id"] == "news:more"
 
-    await fake.dispatch("INTERACTION_CREATE", fake.component_payload("news:more", message=sent.response))
+    await fake.dispatch(
+        "INTERACTION_CREATE", fake.component_payload("news:more", message=sent.response)
+    )
     req = await fake.wait_for_request("POST", "/interactions/*/*/callback")
     assert req.json["type"] == 7  # UPDATE_MESSAGE
     assert fake.messages[int(sent.response["id"])]["content"] == "more news"
 
 
+@pytest.mark.asyncio
 async def test_rate_limit_is_retried(fake: FakeDiscord, client: discord.Client) -> None:
     fake.fail_next("POST", "/channels/*/messages", status=429, retry_after=0.05)
     mark = len(fake.requests)
     started = time.monotonic()
-    await fake.dispatch("MESSAGE_CREATE", fake.message_payload(f"{fake.bot_mention} hi"))
+    await fake.dispatch(
+        "MESSAGE_CREATE", fake.message_payload(f"{fake.bot_mention} hi", mentions=[fake.bot_user])
+    )
     second = await fake.wait_for_request("POST", "/channels/*/messages", since=mark, count=2)
     first = fake.requests_to("POST", "/channels/*/messages", since=mark)[0]
     assert (first.status, second.status) == (429, 200)
@@ -176,6 +214,7 @@ async def test_rate_limit_is_retried(fake: FakeDiscord, client: discord.Client) 
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.asyncio
 async def test_non_retryable_error_surfaces(fake: FakeDiscord, client: discord.Client) -> None:
     fake.fail_next("GET", "/channels/{id}", status=403, code=50001, message="Missing Access")
     with pytest.raises(discord.Forbidden) as excinfo:
@@ -185,12 +224,14 @@ async def test_non_retryable_error_surfaces(fake: FakeDiscord, client: discord.C
     assert channel.id == fake.channel_id
 
 
+@pytest.mark.asyncio
 async def test_unknown_route_is_404_and_recorded(fake: FakeDiscord, client: discord.Client) -> None:
     with pytest.raises(discord.NotFound):
         await client.http.request(discord.http.Route("GET", "/no/such/thing"))
     assert fake.requests[-1].path == "/no/such/thing" and fake.requests[-1].status == 404
 
 
+@pytest.mark.asyncio
 async def test_reconnect_op7_resumes(fake: FakeDiscord, client: discord.Client) -> None:
     seq_before = fake.seq
     session = fake.session_id
@@ -202,10 +243,14 @@ async def test_reconnect_op7_resumes(fake: FakeDiscord, client: discord.Client) 
     assert fake.dispatched[-1]["t"] == "RESUMED" and fake.dispatched[-1]["s"] == seq_before + 1
 
     # The resumed session still delivers events.
-    await fake.dispatch("MESSAGE_CREATE", fake.message_payload(f"{fake.bot_mention} again"))
+    await fake.dispatch(
+        "MESSAGE_CREATE",
+        fake.message_payload(f"{fake.bot_mention} again", mentions=[fake.bot_user]),
+    )
     await fake.wait_for_request("POST", "/channels/*/messages")
 
 
+@pytest.mark.asyncio
 @pytest.mark.parametrize("how", ["close_4000", "drop"])
 async def test_lost_connection_resumes(fake: FakeDiscord, client: discord.Client, how: str) -> None:
     if how == "close_4000":
@@ -218,7 +263,13 @@ async def test_lost_connection_resumes(fake: FakeDiscord, client: discord.Client
     await fake.wait_for_request("POST", "/channels/*/messages")
 
 
+@pytest.mark.asyncio
 async def test_invalid_session_reidentifies(fake: FakeDiscord, client: discord.Client) -> None:
+    async def no_identify_delay(shard_id: int | None, *, initial: bool = False) -> None:
+        pass
+
+    # discord.py sleeps 5 s before every non-initial IDENTIFY (Client.before_identify_hook).
+    client.before_identify_hook = no_identify_delay  # type: ignore[method-assign]
     await fake.invalidate_session(resumable=False)
     await fake.wait_for_identify(2)
     assert fake.resume_count == 0 and fake.identify_count == 2
@@ -226,27 +277,27 @@ async def test_invalid_session_reidentifies(fake: FakeDiscord, client: discord.C
     await fake.wait_for_request("POST", "/channels/*/messages")
 
 
-async def test_heartbeat_acks_flow() -> None:
-    with ErrorLogGuard():
-        async with FakeDiscord(heartbeat_interval_ms=20) as fake:
-            async with running_client(make_client(), fake) as client:
-                await fake.wait_for_heartbeats(4, timeout=2)
-                # The client's latency comes from HEARTBEAT -> HEARTBEAT_ACK round trips.
-                await fake.wait_until(lambda: math.isfinite(client.latency), timeout=1)
-                assert 0 <= client.latency < 1
-                assert fake.heartbeat_acks_sent >= 4
-                beats = [f for f in fake.gateway_frames if f.op == 1]
-                assert beats[-1].d == fake.seq  # heartbeats carry the last sequence number
-                await fake.request_heartbeat()  # server-requested op 1 is answered at once
-                await fake.wait_for_heartbeats(len(fake.heartbeats) + 1, timeout=1)
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fake", [{"heartbeat_interval_ms": 20}], indirect=True)
+async def test_heartbeat_acks_flow(fake: FakeDiscord, client: discord.Client) -> None:
+    await fake.wait_for_heartbeats(4, timeout=2)
+    # The client's latency comes from HEARTBEAT -> HEARTBEAT_ACK round trips.
+    await fake.wait_until(lambda: math.isfinite(client.latency), timeout=1)
+    assert 0 <= client.latency < 1
+    assert fake.heartbeat_acks_sent >= 4
+    beats = [f for f in fake.gateway_frames if f.op == 1]
+    assert beats[-1].d == fake.seq  # heartbeats carry the last sequence number
+    await fake.request_heartbeat()  # a server-requested op 1 is answered at once
+    await fake.wait_for_heartbeats(len(fake.heartbeats) + 1, timeout=1)
 
 
+@pytest.mark.asyncio
 async def test_command_sync_echoes_ids(fake: FakeDiscord, client: discord.Client) -> None:
     tree: app_commands.CommandTree = client.tree  # type: ignore[attr-defined]
     synced = await tree.sync()
     req = await fake.wait_for_request("PUT", f"/applications/{fake.application_id}/commands")
-    assert [c["name"] for c in req.json] == ["ask"]
-    assert [c.name for c in synced] == ["ask"] and synced[0].id > 0
+    assert [c["name"] for c in req.json] == ["ask", "feedback"]
+    assert [c.name for c in synced] == ["ask", "feedback"] and synced[0].id > 0
     assert synced[0].options[0].name == "question"
 
     guild = discord.Object(fake.guild_id)
@@ -256,9 +307,13 @@ async def test_command_sync_echoes_ids(fake: FakeDiscord, client: discord.Client
         "PUT", f"/applications/{fake.application_id}/guilds/{fake.guild_id}/commands"
     )
     assert synced[0].guild_id == fake.guild_id
-    assert [c.name for c in await tree.fetch_commands()] == ["ask"]  # GET returns the synced set
+    assert [c.name for c in await tree.fetch_commands()] == [
+        "ask",
+        "feedback",
+    ]  # GET returns the synced set
 
 
+@pytest.mark.asyncio
 async def test_dm_open_and_thread(fake: FakeDiscord, client: discord.Client) -> None:
     user = await client.fetch_user(int(fake.user["id"]))
     await user.send("hi there")
@@ -276,6 +331,7 @@ async def test_dm_open_and_thread(fake: FakeDiscord, client: discord.Client) -> 
     assert fake.requests[-1].path == f"/channels/{thread.id}/messages"
 
 
+@pytest.mark.asyncio
 async def test_error_log_guard_catches_handler_crash(fake: FakeDiscord) -> None:
     crasher = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0)
 
@@ -292,6 +348,7 @@ async def test_error_log_guard_catches_handler_crash(fake: FakeDiscord) -> None:
     assert logging.getLogger("discord").handlers.count(guard) == 0
 
 
+@pytest.mark.asyncio
 async def test_dispatch_waits_for_reconnect(fake: FakeDiscord, client: discord.Client) -> None:
     await fake.close_gateway(code=4000)
     # Dispatching while the client is reconnecting waits for the RESUMED connection.

@@ -20,6 +20,22 @@ path *below* the API base (``/channels/1/messages``, no ``/api/v10``): a ``re.Pa
 fullmatch; in a string, ``*`` and ``{name}`` match one path segment, ``**`` matches anything,
 everything else is literal.
 
+discord.py 2.7 behaviours the fake accounts for (and tests should know about):
+
+* JSON is only parsed when ``Content-Type`` is exactly ``application/json`` (no charset);
+  otherwise the body is a str and e.g. login fails.
+* A 429 is retried only with a ``Via`` header and a JSON ``retry_after``; else it raises.
+* Interaction callbacks are sent with ``?with_response=1`` and the body is parsed as an
+  InteractionCallback (``{"interaction": ..., "resource": ...}``) -- a bare 204 breaks
+  ``defer()``/``send_message()``. The fake answers 204 only without that query.
+* Webhook/followup requests reuse ``discord.http.Route``, so one ``Route.BASE`` patch covers them.
+* The gateway URL asks for ``compress=zlib-stream`` (or zstd); text frames are still accepted,
+  so the fake never compresses. Resumes go to READY's ``resume_gateway_url`` (the fake's).
+* Close code 4000, op 7 and a dropped socket make the client RESUME at once; a
+  non-resumable op 9 makes it IDENTIFY again, but only after ``Client.before_identify_hook``
+  sleeps 5 s -- override that hook on the client in such tests.
+* Exceptions in event handlers, app commands and views are only logged: use ErrorLogGuard.
+
 Nothing here talks to anything but 127.0.0.1.
 """
 
@@ -180,7 +196,9 @@ def _matches(pattern: re.Pattern[str], path: str) -> re.Match[str] | None:
     return pattern.fullmatch(path)
 
 
-def _json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
+def _json_response(
+    status: int, body: Any, headers: Mapping[str, str] | None = None
+) -> web.Response:
     hdrs = dict(headers or {})
     if status == 204 or body is None:
         return web.Response(status=status, headers=hdrs)
@@ -419,7 +437,9 @@ class FakeDiscord:
     async def wait_for_resume(self, count: int = 1, *, timeout: float = 5.0) -> None:
         """Wait until ``count`` RESUMEs were answered with RESUMED and dispatches can flow."""
         await self.wait_until(
-            lambda: len(self.resumes) >= count and self._current is not None and self._current.ready,
+            lambda: (
+                len(self.resumes) >= count and self._current is not None and self._current.ready
+            ),
             timeout=timeout,
             what=f"{count} resume(s)",
         )
@@ -427,9 +447,9 @@ class FakeDiscord:
     async def wait_for_identify(self, count: int = 1, *, timeout: float = 5.0) -> None:
         """Wait until ``count`` IDENTIFYs were answered with READY."""
         await self.wait_until(
-            lambda: len(self.identifies) >= count
-            and self._current is not None
-            and self._current.ready,
+            lambda: (
+                len(self.identifies) >= count and self._current is not None and self._current.ready
+            ),
             timeout=timeout,
             what=f"{count} identify(s)",
         )
@@ -590,7 +610,9 @@ class FakeDiscord:
         self._conns.append(conn)
         self._current = conn
         try:
-            await self._send(conn, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+            await self._send(
+                conn, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
+            )
             await self._notify()
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
@@ -619,7 +641,7 @@ class FakeDiscord:
         elif op == 6:
             await self._on_resume(conn, d)
         elif op == 8:
-            members = [m for m in self.guild.get("members", [])]
+            members = list(self.guild.get("members", []))
             await self._send_dispatch(
                 conn,
                 "GUILD_MEMBERS_CHUNK",
@@ -858,7 +880,9 @@ class FakeDiscord:
             flags = (int(original["flags"]) & 64) | int(body.get("flags", 0) or 0)
             message = self._update_message(original_id, {**body, "flags": flags}, rec.files)  # type: ignore[arg-type]
         else:
-            channel_id = int(rec.query.get("thread_id") or self._interaction_channel_id(interaction))
+            channel_id = int(
+                rec.query.get("thread_id") or self._interaction_channel_id(interaction)
+            )
             message = self._make_message(
                 channel_id, body, rec.files, webhook_id=self.application_id, interaction=interaction
             )
