@@ -78,6 +78,8 @@ _ABBREVIATIONS = frozenset(
         "e.u",
     ]
 )
+# Abbreviations only when a number follows ("No. 5", "Nos. 3 and 4"); otherwise plain words.
+_NUMBER_ABBREVIATIONS = frozenset(["no", "nos"])
 # End of a sentence: terminal punctuation plus closing quotes/brackets, then white space.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[^\W_a-z])|\n\s*\n|\n(?=\s*\S)")
 _WORD = re.compile(r"\S+")
@@ -98,6 +100,10 @@ def _is_abbreviation(body: str, end: int) -> bool:
     while start > 0 and not body[start - 1].isspace():
         start -= 1
     word = body[start : end - 1].lstrip("\"'“‘(").casefold()
+    if word in _NUMBER_ABBREVIATIONS:
+        # "No. 5" abbreviates "number"; "The answer was no. The minister..." ends a sentence.
+        rest = body[end:].lstrip()
+        return rest[:1].isdigit()
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
