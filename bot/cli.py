@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot.eval_cli import eval_command
+from bot.ops_cli import register as register_ops_commands
 from bot.settings import Settings
 from bot.terminal import answer_markup, format_date, headline_markup
 from index.engine import Engine, IngestReport
@@ -221,6 +223,10 @@ def config(ctx: typer.Context) -> None:
     """The effective settings (token masked)."""
     for key, value in settings_of(ctx).public_dict().items():
         out.print(f"{key} = {value!r}", markup=False)
+
+
+app.command("eval")(eval_command)
+register_ops_commands(app)  # healthcheck, backup, restore
 
 
 def main() -> None:
