@@ -17,7 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from bot.eval_cli import eval_command
-from bot.ops_cli import register as register_ops_commands
 from bot.settings import Settings
 from bot.terminal import answer_markup, format_date, headline_markup
 from index.engine import Engine, IngestReport
@@ -226,7 +225,6 @@ def config(ctx: typer.Context) -> None:
 
 
 app.command("eval")(eval_command)
-register_ops_commands(app)  # healthcheck, backup, restore
 
 
 def main() -> None:
