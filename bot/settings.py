@@ -5,10 +5,12 @@ Read once at start by the front end and handed down; nothing else reads the envi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.config import EngineConfig
 from index.errors import NewsbotError
@@ -55,16 +57,22 @@ class Settings(BaseSettings):
 
     # Feeds
     poll_interval_seconds: float = 900.0
-    allow_hosts: list[str] = Field(default_factory=list)
+    # NoDecode: "127.0.0.1,localhost" is split by the validator below, not parsed as JSON.
+    allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot; self-hosted news bot)"
     fetch_timeout_seconds: float = 15.0
     max_body_bytes: int = 5_000_000
     posts_per_cycle: int = 5
+    fetch_per_host: int = 2  # concurrent requests to one host
+    feed_max_backoff_seconds: float = 6 * 3600.0  # a failing feed is retried at least this often
+    feed_concurrency: int = 4  # feeds polled at the same time
 
     @field_validator("allow_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [h.strip() for h in value.split(",") if h.strip()]
         return value
 
