@@ -1,0 +1,350 @@
+"""Synthetic news corpora for benchmarks: real sentences resampled into fake articles.
+
+The sentences, titles, outlets and dates come from the evaluation corpus in
+``/work/shared/eval`` (read at bench time, never copied into the repo). Articles are bags of
+randomly drawn real sentences, so lexical statistics (term frequencies, posting-list lengths
+of the words questions use) are those of real news at any size.
+
+Passages are made by the engine's own ``pack_passages`` and tokenized by the engine's own
+``NewsTokenizer`` over ``lexical_text`` (through a per-sentence cache whose output is checked
+against the uncached tokenizer), then written with ``Store.write_batch`` and indexed with
+``build_snapshot``: the data directory is exactly what ``Engine`` opens. Dense vectors are
+either real MiniLM embeddings (small sizes) or random unit vectors: exact search costs the
+same either way, embedding a million passages takes hours on two cores.
+
+Corpora are cached under ``/tmp/newsbot-bench/scale-<size>-<vectors>/`` and reused while the
+generator version matches.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from index.config import EngineConfig
+from index.engine import dense_text, lexical_text
+from index.model import Article
+from index.segment import pack_passages, split_sentences
+from index.snapshot import build_snapshot
+from index.sources import read_sources
+from index.store import ArticleWrite, NewPassage, Store
+from index.tokenize import NewsTokenizer
+
+EVAL_DIR = Path("/work/shared/eval")
+CORPUS_PATH = EVAL_DIR / "newsqa-corpus.jsonl"
+QUESTIONS_PATH = EVAL_DIR / "newsqa-dev.jsonl"
+CACHE_ROOT = Path("/tmp/newsbot-bench")
+GENERATOR_VERSION = 1
+DIMENSION = 384
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set of this process (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def proc_status_mb() -> dict[str, float]:
+    """VmRSS / RssAnon / RssFile of this process in MiB (file = mapped index files)."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def mem_available_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def real_articles() -> list[Article]:
+    """The evaluation corpus as the engine's own JSONL reader sees it."""
+    return [a for a in read_sources([CORPUS_PATH]) if isinstance(a, Article)]
+
+
+def questions(n: int, seed: int = 0) -> list[str]:
+    """``n`` real question texts (answerable and not), a fixed random sample."""
+    rows = [json.loads(line) for line in QUESTIONS_PATH.read_text().splitlines() if line.strip()]
+    texts = [r["question"] for r in rows]
+    random.Random(seed).shuffle(texts)
+    return texts[:n]
+
+
+@dataclass
+class Pool:
+    sentences: list[str]
+    titles: list[str]
+    sources: list[str]
+    dates: list[datetime]
+
+    @classmethod
+    def from_eval(cls) -> Pool:
+        articles = real_articles()
+        sentences = [a.body[s.start : s.end] for a in articles for s in split_sentences(a.body)]
+        return cls(
+            sentences=sentences,
+            titles=[a.title for a in articles],
+            sources=sorted({a.source for a in articles if a.source}),
+            dates=[a.published for a in articles if a.published],
+        )
+
+
+class CachedTokens:
+    """``tokenizer.tokens(lexical_text(article, passage))`` assembled from per-sentence tokens.
+
+    Exact because the tokenizer's words never cross white space, and passages are runs of
+    sentences separated only by white space; ``check`` verifies it on a sample.
+    """
+
+    def __init__(self, tokenizer: NewsTokenizer) -> None:
+        self.tokenizer = tokenizer
+        self._cache: dict[str, list[str]] = {}
+
+    def sentence(self, text: str) -> list[str]:
+        tokens = self._cache.get(text)
+        if tokens is None:
+            tokens = self.tokenizer.tokens(text)
+            if len(self._cache) < 2_000_000:
+                self._cache[text] = tokens
+        return tokens
+
+    def passage(self, article: Article, header: list[str], spans: Sequence) -> list[str]:
+        out = list(header)
+        for s in spans:
+            out.extend(self.sentence(article.body[s.start : s.end]))
+        return out
+
+    def header(self, article: Article) -> list[str]:
+        return self.tokenizer.tokens(lexical_text(article, ""))
+
+
+def synthetic_articles(pool: Pool, target_passages: int, passage_words: int, seed: int) -> Iterator:
+    """(article, passage spans) until exactly ``target_passages`` passages have been made."""
+    rng = random.Random(seed)
+    made = 0
+    i = 0
+    while made < target_passages:
+        n = rng.randint(6, 60)
+        picked = rng.choices(pool.sentences, k=n)
+        parts = []
+        for j, sentence in enumerate(picked):
+            if j:
+                parts.append("\n\n" if rng.random() < 0.25 else " ")
+            parts.append(sentence)
+        body = "".join(parts)
+        published = rng.choice(pool.dates) + timedelta(seconds=rng.randint(-3 * 86400, 3 * 86400))
+        article = Article(
+            title=rng.choice(pool.titles),
+            body=body,
+            origin=f"synthetic:{i}",
+            published=published,
+            source=rng.choice(pool.sources),
+            url=f"https://synthetic.invalid/{target_passages}/{i}",
+        )
+        i += 1
+        spans = pack_passages(body, passage_words)
+        if not spans:
+            continue
+        if made + len(spans) > target_passages:
+            need = target_passages - made
+            body = body[: spans[need - 1].end]
+            article = Article(
+                title=article.title,
+                body=body,
+                origin=article.origin,
+                published=article.published,
+                source=article.source,
+                url=article.url,
+            )
+            spans = pack_passages(body, passage_words)
+            if len(spans) != need:  # packing is greedy, so a prefix keeps its passages
+                raise AssertionError(f"truncated article packs into {len(spans)} != {need}")
+        made += len(spans)
+        yield article, spans
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    size: int
+    vectors: str  # "minilm" or "random"
+    seed: int = 13
+
+    @property
+    def directory(self) -> Path:
+        return CACHE_ROOT / f"scale-{self.size}-{self.vectors}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def stats_path(self) -> Path:
+        return self.directory / "build.json"
+
+    def cached_stats(self) -> dict | None:
+        try:
+            stats = json.loads(self.stats_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return stats if stats.get("generator_version") == GENERATOR_VERSION else None
+
+
+def generate_store(spec: CorpusSpec, batch_articles: int = 500, check_every: int = 97) -> dict:
+    """Write the synthetic corpus into a fresh store (no snapshot yet); returns stats."""
+    import shutil
+
+    shutil.rmtree(spec.directory, ignore_errors=True)
+    spec.directory.mkdir(parents=True)
+    config = EngineConfig(data_dir=spec.data_dir)
+    t0 = time.perf_counter()
+    pool = Pool.from_eval()
+    tokenizer = NewsTokenizer(stem=config.stemming)
+    cached = CachedTokens(tokenizer)
+    encoder = None
+    if spec.vectors == "minilm":
+        from index.dense import Encoder
+
+        encoder = Encoder(config.model, config.embed_batch_size)
+    rng = np.random.default_rng(spec.seed)
+    store = Store(config.db_path)
+    store.set_meta(
+        {"dimension": str(DIMENSION), "model": "all-MiniLM-L6-v2", "bench_vectors": spec.vectors}
+    )
+    articles = passages = checked = 0
+    embed_s = 0.0
+    batch: list = []
+
+    def flush() -> None:
+        nonlocal passages, embed_s
+        if not batch:
+            return
+        count = sum(len(spans) for _, spans in batch)
+        if encoder is not None:
+            t = time.perf_counter()
+            vectors = encoder.encode(
+                [dense_text(a, a.body[s.start : s.end]) for a, spans in batch for s in spans]
+            )
+            embed_s += time.perf_counter() - t
+        else:
+            vectors = rng.standard_normal((count, DIMENSION), dtype=np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        writes, row = [], 0
+        for article, spans in batch:
+            header = cached.header(article)
+            new = []
+            for ordinal, span in enumerate(spans):
+                new.append(
+                    NewPassage(
+                        ordinal=ordinal,
+                        start=span.start,
+                        end=span.end,
+                        sentences=span.sentences,
+                        tokens=cached.passage(article, header, span.sentences),
+                        vector=vectors[row],
+                    )
+                )
+                row += 1
+            writes.append(ArticleWrite(article.natural_id, article, new, is_update=False))
+        store.write_batch(writes)
+        passages += count
+        batch.clear()
+
+    for article, spans in synthetic_articles(pool, spec.size, config.passage_words, spec.seed):
+        articles += 1
+        if articles % check_every == 0:  # the cache must agree with the plain tokenizer
+            header = cached.header(article)
+            for span in spans:
+                want = tokenizer.tokens(lexical_text(article, article.body[span.start : span.end]))
+                if cached.passage(article, header, span.sentences) != want:
+                    raise AssertionError(f"token cache disagrees on {article.origin}")
+                checked += 1
+        batch.append((article, spans))
+        if len(batch) >= batch_articles:
+            flush()
+            if articles % (batch_articles * 20) == 0:
+                log(f"  {spec.size}: {passages:,} passages written")
+    flush()
+    store.close()
+    return {
+        "articles": articles,
+        "passages": passages,
+        "tokens_checked_passages": checked,
+        "generate_s": time.perf_counter() - t0,
+        "generate_embed_s": embed_s,
+        "generate_peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def build_index(spec: CorpusSpec) -> dict:
+    """``build_snapshot`` over the generated store, exactly as the engine would run it."""
+    config = EngineConfig(data_dir=spec.data_dir)
+    store = Store(config.db_path)
+    t0 = time.perf_counter()
+    snapshot = build_snapshot(
+        store, config.index_dir, dimension=DIMENSION, k1=config.bm25_k1, b=config.bm25_b
+    )
+    elapsed = time.perf_counter() - t0
+    rows = len(snapshot)
+    store.close()
+    sizes = {
+        "db_mb": sum(p.stat().st_size for p in spec.data_dir.glob("newsbot.sqlite3*")) / 2**20,
+        "index_mb": sum(p.stat().st_size for p in config.index_dir.rglob("*") if p.is_file())
+        / 2**20,
+    }
+    return {"build_snapshot_s": elapsed, "build_peak_rss_mb": peak_rss_mb(), "rows": rows, **sizes}
+
+
+def ensure_corpus(spec: CorpusSpec) -> dict:
+    """Generate and index the corpus unless cached; each step in its own process, so its
+    peak memory is its own."""
+    import subprocess
+    import sys
+
+    stats = spec.cached_stats()
+    if stats is not None:
+        log(f"corpus {spec.size:,} ({spec.vectors}) cached in {spec.directory}")
+        return stats
+    stats = {"generator_version": GENERATOR_VERSION, "size": spec.size, "vectors": spec.vectors}
+    for step in ("generate", "build"):
+        log(f"corpus {spec.size:,} ({spec.vectors}): {step}")
+        out = spec.directory.parent / f".{spec.directory.name}.{step}.json"
+        subprocess.run(
+            [sys.executable, __file__, step, str(spec.size), spec.vectors, str(out)], check=True
+        )
+        stats.update(json.loads(out.read_text()))
+        out.unlink()
+        log(f"corpus {spec.size:,}: {step} done {json.dumps(stats)}")
+    spec.stats_path.write_text(json.dumps(stats, indent=2))
+    return stats
+
+
+def _main(argv: Sequence[str]) -> None:
+    step, size, vectors, out = argv
+    spec = CorpusSpec(int(size), vectors)
+    result = generate_store(spec) if step == "generate" else build_index(spec)
+    Path(out).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 5:
+        _main(sys.argv[1:])
+    else:
+        size, vectors = int(sys.argv[1]), sys.argv[2]
+        print(json.dumps(ensure_corpus(CorpusSpec(size, vectors)), indent=2))

@@ -1,0 +1,643 @@
+"""How newsbot scales: question latency, index load time, memory and ingest overhead.
+
+For each corpus size (synthetic articles of real news sentences, see ``corpus.py``):
+
+* warm ``Engine.quote_answer`` latency, p50 / p95 over real questions, with the per-stage
+  breakdown the engine reports in ``Answer.timings_ms``;
+* ``Engine`` open time on the existing data directory (loads the snapshot; at 100k+ passages
+  this includes numba compiling the BM25 kernels) and a second ``load_snapshot`` in the same
+  process, plus the embedding model's first load;
+* resident memory after load and after the questions (``/proc/self/status`` VmRSS, split into
+  anonymous and file-backed pages, and ``ru_maxrss`` for the peak);
+* the same questions through rank-bm25's ``BM25Okapi`` over the same tokens, as a baseline.
+
+Once per run, the ingest overhead: ``Engine.ingest`` of ~2k real passages against the bare
+``Encoder.encode`` of the same passage texts.
+
+Every measurement runs in its own process so its memory figures are its own. Results: a table
+on stdout, ``bench/results/scale.json`` and ``bench/results/scale.png``.
+
+    python bench/scale.py --sizes 10000,100000,1000000 --queries 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from corpus import (
+    CorpusSpec,
+    ensure_corpus,
+    log,
+    mem_available_mb,
+    peak_rss_mb,
+    proc_status_mb,
+    questions,
+    real_articles,
+)
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TARGETS = {
+    "p50_ms": 60.0,
+    "p95_ms": 150.0,
+    "load_s": 5.0,
+    "rss_mb": 3072.0,
+    "ingest_ratio": 1.25,
+    "at_size": 1_000_000,
+}
+STAGES = ("embed", "lexical", "dense", "fuse", "load", "quote")
+WARMUP_QUESTIONS = 10
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    arr = np.asarray(values, dtype=np.float64)
+    return {
+        "p50": float(np.percentile(arr, 50)),
+        "p95": float(np.percentile(arr, 95)),
+        "mean": float(arr.mean()),
+        "max": float(arr.max()),
+        "n": len(values),
+    }
+
+
+# -- workers (each runs in a fresh process) -------------------------------------------------
+
+
+def worker_query(spec: CorpusSpec, n_queries: int) -> dict:
+    from index.config import EngineConfig
+    from index.dense import Encoder
+    from index.engine import Engine
+    from index.snapshot import load_snapshot
+
+    config = EngineConfig(data_dir=spec.data_dir)
+    memory = {"start": proc_status_mb()}
+    t0 = time.perf_counter()
+    engine = Engine(config, Encoder(config.model, config.embed_batch_size))
+    open_s = time.perf_counter() - t0
+    memory["after_open"] = proc_status_mb()
+    t0 = time.perf_counter()
+    again = load_snapshot(config.index_dir)
+    reload_s = time.perf_counter() - t0
+    del again
+    t0 = time.perf_counter()
+    engine.encoder.encode(["warm up the model"])
+    model_s = time.perf_counter() - t0
+    memory["after_load"] = proc_status_mb()
+
+    texts = questions(n_queries + WARMUP_QUESTIONS)
+    for q in texts[:WARMUP_QUESTIONS]:
+        engine.quote_answer(q)
+    records = []
+    load_before = os.getloadavg()
+    for q in texts[WARMUP_QUESTIONS:]:
+        c0, t0 = time.process_time(), time.perf_counter()
+        answer = engine.quote_answer(q)
+        wall = (time.perf_counter() - t0) * 1000
+        records.append(
+            {
+                "timings_ms": answer.timings_ms,
+                "wall_ms": wall,
+                "cpu_ms": (time.process_time() - c0) * 1000,
+                "abstained": answer.abstained,
+                "passages": len(answer.passages),
+            }
+        )
+    memory["after_queries"] = proc_status_mb()
+    memory["peak_rss"] = peak_rss_mb()
+    engine.close()
+
+    stages = {}
+    for stage in (*STAGES, "other"):
+        values = []
+        for r in records:
+            t = r["timings_ms"]
+            if stage == "other":
+                values.append(t["total"] - sum(t.get(s, 0.0) for s in STAGES))
+            else:
+                values.append(t.get(stage, 0.0))
+        stages[stage] = summarize(values)
+    return {
+        "questions": len(records),
+        "engine_open_s": open_s,
+        "load_snapshot_again_s": reload_s,
+        "model_first_load_s": model_s,
+        "memory_mb": memory,
+        "total_ms": summarize([r["timings_ms"]["total"] for r in records]),
+        "wall_ms": summarize([r["wall_ms"] for r in records]),
+        "process_cpu_ms": summarize([r["cpu_ms"] for r in records]),
+        "loadavg_before_after": [load_before, os.getloadavg()],
+        "stages_ms": stages,
+        "abstained": sum(r["abstained"] for r in records) / max(len(records), 1),
+        "per_question": [
+            {"total": r["timings_ms"]["total"], "lexical": r["timings_ms"].get("lexical", 0.0)}
+            for r in records
+        ],
+    }
+
+
+def worker_rankbm25(spec: CorpusSpec, n_queries: int) -> dict:
+    from rank_bm25 import BM25Okapi
+
+    from index.config import EngineConfig
+    from index.store import Store
+    from index.tokenize import NewsTokenizer
+
+    config = EngineConfig(data_dir=spec.data_dir)
+    memory = {"start": proc_status_mb()}
+    store = Store(config.db_path)
+    t0 = time.perf_counter()
+    docs = [row.tokens.split() for row in store.iter_passage_rows()]
+    read_s = time.perf_counter() - t0
+    store.close()
+    memory["after_read"] = proc_status_mb()
+    t0 = time.perf_counter()
+    bm25 = BM25Okapi(docs, k1=config.bm25_k1, b=config.bm25_b)
+    build_s = time.perf_counter() - t0
+    del docs
+    memory["after_build"] = proc_status_mb()
+
+    tokenizer = NewsTokenizer(stem=config.stemming)
+    # The same questions, in the same order, as the engine's timed ones.
+    texts = questions(n_queries + WARMUP_QUESTIONS)[WARMUP_QUESTIONS:]
+    times, cpu = [], []
+    load_before = os.getloadavg()
+    for q in texts:
+        tokens = tokenizer.tokens(q)
+        c0, t0 = time.process_time(), time.perf_counter()
+        scores = bm25.get_scores(tokens)
+        k = min(config.candidates, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    memory["after_queries"] = proc_status_mb()
+    return {
+        "questions": len(times),
+        "corpus_size": spec.size,
+        "read_tokens_s": read_s,
+        "build_s": build_s,
+        "query_ms": summarize(times),
+        "process_cpu_ms": summarize(cpu),
+        "loadavg_before_after": [load_before, os.getloadavg()],
+        "per_question_ms": times,
+        "memory_mb": memory,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def worker_ingest(target_passages: int, repeats: int) -> dict:
+    """Engine.ingest of real articles vs Encoder.encode of the same passage texts."""
+    import index.engine as engine_module
+    from index.config import EngineConfig
+    from index.dense import Encoder
+    from index.engine import Engine, dense_text
+    from index.segment import pack_passages
+    from index.tokenize import NewsTokenizer
+
+    config = EngineConfig()
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+
+        return wrapper
+
+    class TimedEncoder(Encoder):
+        def encode(self, texts):
+            return timed("encode", super().encode)(texts)
+
+    class TimedTokenizer(NewsTokenizer):
+        def tokens(self, text):
+            return timed("tokenize", super().tokens)(text)
+
+    engine_module.build_snapshot = timed("snapshot", engine_module.build_snapshot)
+
+    articles, texts = [], []
+    for article in real_articles():
+        spans = pack_passages(article.body, config.passage_words)
+        articles.append(article)
+        texts += [dense_text(article, article.body[s.start : s.end]) for s in spans]
+        if len(texts) >= target_passages:
+            break
+    encoder = TimedEncoder(config.model, config.embed_batch_size)
+    t0 = time.perf_counter()
+    encoder.encode(["warm up the model"])
+    model_s = time.perf_counter() - t0
+
+    bare, pipeline, breakdowns = [], [], []
+    load_before = os.getloadavg()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        encoder.encode(texts)
+        bare.append(time.perf_counter() - t0)
+
+        data_dir = Path(tempfile.mkdtemp(prefix="newsbot-ingest-"))
+        try:
+            engine = Engine(EngineConfig(data_dir=data_dir), encoder)
+            engine.tokenizer = TimedTokenizer(stem=config.stemming)
+            engine.store.write_batch = timed("store_write", engine.store.write_batch)
+            spent.clear()
+            t0 = time.perf_counter()
+            report = engine.ingest(articles)
+            elapsed = time.perf_counter() - t0
+            engine.close()
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        if report.passages != len(texts):
+            raise AssertionError(f"ingest made {report.passages} passages, not {len(texts)}")
+        pipeline.append(elapsed)
+        breakdown = dict(spent)
+        breakdown["other"] = elapsed - sum(breakdown.values())
+        breakdowns.append(breakdown)
+
+    bare_s, pipeline_s = statistics.median(bare), statistics.median(pipeline)
+    best = pipeline.index(statistics.median_low(pipeline))
+    return {
+        "articles": len(articles),
+        "passages": len(texts),
+        "repeats": repeats,
+        "model_first_load_s": model_s,
+        "bare_encode_s": bare,
+        "pipeline_s": pipeline,
+        "bare_passages_per_s": len(texts) / bare_s,
+        "pipeline_passages_per_s": len(texts) / pipeline_s,
+        "ratio": pipeline_s / bare_s,
+        "pipeline_breakdown_s": breakdowns[best],
+        "loadavg_before_after": [load_before, os.getloadavg()],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+QUIET = {"load": 0.0, "wait_s": 0.0}
+
+
+def wait_quiet() -> dict:
+    """Wait (bounded) for the machine's 1-minute load average to drop under ``QUIET['load']``:
+    other processes on a 2-core machine distort every timing. Returns what was seen."""
+    t0 = time.monotonic()
+    load = os.getloadavg()[0]
+    if QUIET["load"] > 0:
+        while load > QUIET["load"] and time.monotonic() - t0 < QUIET["wait_s"]:
+            time.sleep(10)
+            load = os.getloadavg()[0]
+    return {"waited_s": round(time.monotonic() - t0, 1), "loadavg_1m_at_start": load}
+
+
+def run_worker(name: str, args: dict) -> dict:
+    """Run one worker in a fresh interpreter; its JSON result comes back through a file."""
+    quiet = wait_quiet()
+    if quiet["waited_s"]:
+        log(f"waited {quiet['waited_s']} s for load {quiet['loadavg_1m_at_start']:.2f}")
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = Path(handle.name)
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                *("--worker", name, "--worker-args", json.dumps(args), "--worker-out", str(out)),
+            ],
+            check=True,
+        )
+        return {**json.loads(out.read_text()), "quiet": quiet}
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def _worker_main(name: str, args: dict, out: Path) -> None:
+    if name == "query":
+        result = worker_query(CorpusSpec(args["size"], args["vectors"]), args["queries"])
+    elif name == "rankbm25":
+        result = worker_rankbm25(CorpusSpec(args["size"], args["vectors"]), args["queries"])
+    elif name == "ingest":
+        result = worker_ingest(args["passages"], args["repeats"])
+    else:
+        raise SystemExit(f"unknown worker {name}")
+    out.write_text(json.dumps(result))
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value:,.{digits}f}"
+
+
+def _get(d, *keys):
+    for key in keys:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def print_tables(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=200)
+    runs = sorted(results["sizes"], key=lambda r: r["size"])
+
+    t = Table(title="quote_answer latency, warm (ms; p50 / p95 over the questions)")
+    for col in ("passages", "dense vectors", "questions", "total p50", "total p95", "abstained"):
+        t.add_column(col, justify="right")
+    for stage in (*STAGES, "other"):
+        t.add_column(f"{stage} p50/p95", justify="right")
+    for r in runs:
+        q = r.get("query") or {}
+        row = [
+            f"{r['size']:,}",
+            r["vectors"],
+            str(q.get("questions", "-")),
+            _fmt(_get(q, "total_ms", "p50")),
+            _fmt(_get(q, "total_ms", "p95")),
+            f"{q['abstained']:.0%}" if q else "-",
+        ]
+        for stage in (*STAGES, "other"):
+            row.append(
+                f"{_fmt(_get(q, 'stages_ms', stage, 'p50'))} / "
+                f"{_fmt(_get(q, 'stages_ms', stage, 'p95'))}"
+            )
+        t.add_row(*row)
+    console.print(t)
+
+    t = Table(title="index build, load and memory (MiB; VmRSS = anon + file-backed mapped index)")
+    for col in (
+        "passages",
+        "db MiB",
+        "index MiB",
+        "generate s",
+        "build_snapshot s",
+        "build peak",
+        "Engine open s",
+        "load_snapshot again s",
+        "model load s",
+        "VmRSS after load (anon/file)",
+        "VmRSS after queries (anon/file)",
+        "ru_maxrss",
+    ):
+        t.add_column(col, justify="right")
+    for r in runs:
+        b, q = r.get("build") or {}, r.get("query") or {}
+
+        def rss(phase, q=q):
+            m = _get(q, "memory_mb", phase)
+            if not m:
+                return "-"
+            return f"{m['VmRSS']:,.0f} ({m['RssAnon']:,.0f}/{m['RssFile']:,.0f})"
+
+        t.add_row(
+            f"{r['size']:,}",
+            _fmt(b.get("db_mb"), 0),
+            _fmt(b.get("index_mb"), 0),
+            _fmt(b.get("generate_s")),
+            _fmt(b.get("build_snapshot_s")),
+            _fmt(b.get("build_peak_rss_mb"), 0),
+            _fmt(q.get("engine_open_s"), 2),
+            _fmt(q.get("load_snapshot_again_s"), 2),
+            _fmt(q.get("model_first_load_s"), 2),
+            rss("after_load"),
+            rss("after_queries"),
+            _fmt(_get(q, "memory_mb", "peak_rss"), 0),
+        )
+    console.print(t)
+
+    t = Table(title="rank-bm25 BM25Okapi baseline (same tokens, same first questions)")
+    for col in (
+        "passages",
+        "questions",
+        "build s",
+        "peak MiB",
+        "scoring p50 ms",
+        "scoring p95 ms",
+        "x newsbot lexical p50",
+        "x newsbot quote_answer p50",
+    ):
+        t.add_column(col, justify="right")
+    for r in runs:
+        rb = r.get("rankbm25") or {}
+        if "skipped" in rb or not rb:
+            t.add_row(f"{r['size']:,}", rb.get("skipped", "not run"), *["-"] * 6)
+            continue
+        t.add_row(
+            f"{r['size']:,}",
+            str(rb["questions"]),
+            _fmt(rb["build_s"]),
+            _fmt(rb["peak_rss_mb"], 0),
+            _fmt(rb["query_ms"]["p50"]),
+            _fmt(rb["query_ms"]["p95"]),
+            _fmt(_get(rb, "ratio", "vs_lexical_p50")),
+            _fmt(_get(rb, "ratio", "vs_total_p50")),
+        )
+    console.print(t)
+
+    ing = results.get("ingest")
+    if ing:
+        t = Table(title="ingest throughput: Engine.ingest vs bare Encoder.encode, same passages")
+        for col in (
+            "articles",
+            "passages",
+            "bare encode p/s",
+            "pipeline p/s",
+            "pipeline / bare time",
+            "pipeline breakdown s",
+        ):
+            t.add_column(col, justify="right")
+        t.add_row(
+            str(ing["articles"]),
+            str(ing["passages"]),
+            _fmt(ing["bare_passages_per_s"]),
+            _fmt(ing["pipeline_passages_per_s"]),
+            _fmt(ing["ratio"], 3),
+            ", ".join(f"{k} {v:.2f}" for k, v in ing["pipeline_breakdown_s"].items()),
+        )
+        console.print(t)
+
+    checks = results.get("targets_check") or {}
+    if checks:
+        console.print("targets: " + "; ".join(f"{k}: {v}" for k, v in checks.items()))
+
+
+def check_targets(results: dict) -> dict[str, str]:
+    runs = {r["size"]: r for r in results["sizes"]}
+    largest = max(runs)
+    r = runs[largest]
+    out = {}
+
+    def verdict(name: str, value, limit: float, unit: str) -> None:
+        if value is None:
+            return
+        mark = "ok" if value <= limit else "MISSED"
+        out[f"{name} @ {largest:,}"] = f"{value:,.1f}{unit} (target <= {limit:g}{unit}) {mark}"
+
+    verdict("p50", _get(r, "query", "total_ms", "p50"), TARGETS["p50_ms"], " ms")
+    verdict("p95", _get(r, "query", "total_ms", "p95"), TARGETS["p95_ms"], " ms")
+    verdict("Engine open", _get(r, "query", "engine_open_s"), TARGETS["load_s"], " s")
+    peak = max(
+        (
+            _get(r, "query", "memory_mb", "after_queries", "VmRSS") or 0,
+            _get(r, "query", "memory_mb", "peak_rss") or 0,
+        )
+    )
+    verdict("RSS", peak or None, TARGETS["rss_mb"], " MiB")
+    if results.get("ingest"):
+        verdict("ingest time ratio", results["ingest"]["ratio"], TARGETS["ingest_ratio"], "x")
+    if largest < TARGETS["at_size"]:
+        out["note"] = f"targets are for {TARGETS['at_size']:,} passages; largest run {largest:,}"
+    return out
+
+
+def finish(results: dict) -> None:
+    results["targets_check"] = check_targets(results) if results["sizes"] else {}
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "scale.json").write_text(json.dumps(results, indent=2))
+    if results["sizes"]:
+        from plot import plot_scale
+
+        plot_scale(results, RESULTS_DIR / "scale.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=200, help="timed questions per size")
+    parser.add_argument("--skip-rankbm25", action="store_true")
+    parser.add_argument(
+        "--rankbm25-queries",
+        type=int,
+        default=50,
+        help="questions through rank-bm25 (20 at 1M passages and above)",
+    )
+    parser.add_argument(
+        "--real-vectors-upto",
+        type=int,
+        default=10_000,
+        help="embed passages with the real model up to this size; random unit vectors above",
+    )
+    parser.add_argument("--ingest-passages", type=int, default=2000)
+    parser.add_argument("--ingest-repeats", type=int, default=3)
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument(
+        "--quiet-load",
+        type=float,
+        default=1.5,
+        help="before each timed step, wait for the 1-minute load average to fall under this "
+        "(0: do not wait)",
+    )
+    parser.add_argument("--quiet-wait", type=float, default=300, help="longest wait, seconds")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-args", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        _worker_main(args.worker, json.loads(args.worker_args), Path(args.worker_out))
+        return
+
+    QUIET.update(load=args.quiet_load, wait_s=args.quiet_wait)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    results: dict = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "mem_available_mb_at_start": mem_available_mb(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        },
+        "targets": TARGETS,
+        "settings": {k: v for k, v in vars(args).items() if not k.startswith("worker")},
+        "notes": [
+            "Corpora are synthetic articles of real news sentences resampled from the eval "
+            "corpus, with real titles, outlets and dates; questions are real dev questions.",
+            "Sizes above --real-vectors-upto use random unit vectors (float32, 384-d) for the "
+            "dense side: exact search costs the same; the question itself is embedded by the "
+            "real model, so embed time is real.",
+            "Warm page cache: the corpus was just built or read on this machine.",
+        ],
+        "sizes": [],
+    }
+
+    if not args.skip_ingest:
+        log(f"ingest: ~{args.ingest_passages} real passages, {args.ingest_repeats} repeats")
+        results["ingest"] = run_worker(
+            "ingest", {"passages": args.ingest_passages, "repeats": args.ingest_repeats}
+        )
+        log(f"ingest: ratio {results['ingest']['ratio']:.3f}")
+        finish(results)
+
+    for size in sizes:
+        vectors = "minilm" if size <= args.real_vectors_upto else "random"
+        spec = CorpusSpec(size, vectors)
+        run = {"size": size, "vectors": vectors, "build": ensure_corpus(spec)}
+        results["sizes"].append(run)
+        log(f"{size:,}: {args.queries} questions through quote_answer")
+        run["query"] = run_worker(
+            "query", {"size": size, "vectors": vectors, "queries": args.queries}
+        )
+        log(f"{size:,}: p50 {run['query']['total_ms']['p50']:.1f} ms")
+        finish(results)
+
+        if args.skip_rankbm25:
+            run["rankbm25"] = {"skipped": "--skip-rankbm25"}
+        else:
+            n = min(args.rankbm25_queries, args.queries)
+            if size >= 1_000_000:
+                n = min(n, 20)
+            # Memory grows linearly: extrapolate from the largest size measured so far.
+            measured = [r for r in results["sizes"] if "peak_rss_mb" in r.get("rankbm25", {})]
+            per_passage, base = 0.012, 200.0  # MiB; a guess until something is measured
+            if measured:
+                last = max(measured, key=lambda r: r["size"])["rankbm25"]
+                base = last["memory_mb"]["start"]["VmRSS"]
+                per_passage = (last["peak_rss_mb"] - base) / last["corpus_size"]
+            estimate = base + per_passage * size
+            available = mem_available_mb()
+            if estimate > 0.8 * available:
+                run["rankbm25"] = {
+                    "skipped": f"needs ~{estimate:,.0f} MiB, {available:,.0f} MiB available"
+                }
+            else:
+                log(f"{size:,}: rank-bm25 on {n} questions (~{estimate:,.0f} MiB expected)")
+                rb = run_worker("rankbm25", {"size": size, "vectors": vectors, "queries": n})
+                ours = run["query"]["per_question"][: rb["questions"]]
+                rb["newsbot_same_questions_ms"] = {
+                    "total": summarize([x["total"] for x in ours]),
+                    "lexical": summarize([x["lexical"] for x in ours]),
+                }
+                rb["ratio"] = {
+                    "vs_lexical_p50": rb["query_ms"]["p50"]
+                    / rb["newsbot_same_questions_ms"]["lexical"]["p50"],
+                    "vs_total_p50": rb["query_ms"]["p50"]
+                    / rb["newsbot_same_questions_ms"]["total"]["p50"],
+                }
+                run["rankbm25"] = rb
+                log(f"{size:,}: rank-bm25 p50 {rb['query_ms']['p50']:.1f} ms")
+        finish(results)
+
+    print_tables(results)
+    print(f"\nwrote {RESULTS_DIR / 'scale.json'} and {RESULTS_DIR / 'scale.png'}")
+
+
+if __name__ == "__main__":
+    main()
