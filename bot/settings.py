@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     memory_turns: int = 6
     memory_ttl_seconds: float = 1800.0
     recent_days: int = 30
+    # Questions waiting or running at once before the bot answers "busy, ask again shortly".
+    queue_limit: int = 100
+    # Privileged intent (enable it in the developer portal too): read plain messages in
+    # threads the bot talks in. Off: mentions, replies that ping, DMs and slash commands only.
+    message_content_intent: bool = False
+    # SIGTERM/Ctrl-C: how long running answers may take to finish before they are cancelled.
+    shutdown_grace_seconds: float = 5.0
 
     # Operations
     health_port: int = 0  # 0: no health endpoint
