@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import NewsbotError
 from index.model import Article, Headline, Passage, Span, StoredArticle
 
 SCHEMA_VERSION = 1
@@ -100,20 +101,27 @@ class Store:
     """One SQLite database in WAL mode, shared by threads behind a lock."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        with self._lock:
-            self._db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('epoch', '0')",
-                (str(SCHEMA_VERSION),),
-            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise NewsbotError(f"cannot open the store {path}: {exc}") from exc
+        try:
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._lock:
+                self._db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('epoch', '0')",
+                    (str(SCHEMA_VERSION),),
+                )
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise NewsbotError(f"cannot open the store {path}: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
