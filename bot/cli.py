@@ -17,6 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from bot.eval_cli import eval_command
+from bot.feeds_cli import ingest_items
+from bot.feeds_cli import register as register_feed_commands
 from bot.settings import Settings
 from bot.terminal import answer_markup, format_date, headline_markup
 from index.engine import Engine, IngestReport
@@ -84,7 +86,7 @@ def main_callback(
 def ingest(
     ctx: typer.Context,
     paths: Annotated[
-        list[str] | None, typer.Argument(help="Files, folders or glob patterns")
+        list[str] | None, typer.Argument(help="Files, folders, glob patterns or http(s) URLs")
     ] = None,
     sample: Annotated[
         bool, typer.Option("--sample", help="Ingest the bundled sample article")
@@ -93,7 +95,8 @@ def ingest(
         str | None, typer.Option(help="Outlet name for files that carry none")
     ] = None,
 ) -> None:
-    """Read articles from files and index them (only new or changed articles are embedded)."""
+    """Read articles from files, web pages or feeds and index them (only new or changed
+    articles are embedded)."""
     targets = list(paths or [])
     if sample:
         targets.append(str(SAMPLE_DIR))
@@ -107,7 +110,8 @@ def ingest(
             if isinstance(item, SkippedItem):
                 progress.console.print(f"[yellow]skipped[/] {item}", markup=True, highlight=False)
 
-        report = engine.ingest_paths(targets, source=source, progress=tick)
+        items = ingest_items(settings_of(ctx), targets, source=source)  # http(s): page or feed
+        report = engine.ingest(items, progress=tick)
     _print_report(report)
 
 
@@ -225,6 +229,7 @@ def config(ctx: typer.Context) -> None:
 
 
 app.command("eval")(eval_command)
+register_feed_commands(app)  # feeds add/list/remove, watch
 
 
 def main() -> None:

@@ -1,0 +1,267 @@
+"""``newsbot feeds add|list|remove``, ``newsbot watch``, and URL arguments of ``newsbot ingest``.
+
+Registered on the main app by ``bot.cli`` through ``register``; it imports nothing from there
+(so either module can be imported first) and reads the settings the app callback put on the
+context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from bot.feeds_setup import feed_config, make_poller, open_registry
+from bot.settings import Settings
+from index.engine import Engine
+from index.feeds.articles import url_articles
+from index.feeds.fetch import SafeFetcher
+from index.feeds.poller import PollResult
+from index.feeds.registry import Feed, Registry, RegistryError
+from index.feeds.urls import is_http_url
+from index.model import Article, SkippedItem
+from index.sources import read_sources
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+feeds_app = typer.Typer(
+    help="RSS/Atom feeds that `newsbot watch` (and the Discord bot) poll and index.",
+    no_args_is_help=True,
+)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    # ctx.obj is set by the main app's callback; ``feeds`` subcommands see it via the parent.
+    obj = ctx.obj if ctx.obj is not None else ctx.find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/] {escape(message)}", markup=True)
+    return typer.Exit(1)
+
+
+# -- feeds add / list / remove ---------------------------------------------------------------
+
+
+@feeds_app.command("add")
+def add_command(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="The feed's http(s) URL")],
+    name: Annotated[str | None, typer.Option(help="A short name shown with its headlines")] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(min=30, help="Seconds between polls (default: NEWSBOT_POLL_INTERVAL_SECONDS)"),
+    ] = None,
+) -> None:
+    """Add a feed to poll. Its first poll indexes what is there without announcing it."""
+    url = url.strip()
+    if not is_http_url(url):
+        raise _fail(f"{url}: not an http(s) URL")
+    with open_registry(_settings(ctx)) as registry:
+        try:
+            feed = registry.add_feed(url, name=name, interval=interval)
+        except RegistryError as exc:
+            raise _fail(str(exc)) from None
+    out.print(f"added feed {feed.id}: {feed.label} (polled by `newsbot watch`)", markup=False)
+
+
+@feeds_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per feed")] = False,
+) -> None:
+    """Every feed with its schedule, last success and last error (failing feeds back off)."""
+    settings = _settings(ctx)
+    with open_registry(settings) as registry:
+        feeds = registry.feeds()
+        counts = {f.id: registry.item_count(f.id) for f in feeds}
+    if as_json:
+        for f in feeds:
+            print(json.dumps(_feed_json(f, counts[f.id], settings), ensure_ascii=False))
+        return
+    if not feeds:
+        out.print("No feeds yet: add one with `newsbot feeds add URL`.", markup=False)
+        return
+    now = datetime.now(UTC)
+    for f in feeds:
+        out.print(_feed_block(f, counts[f.id], settings, now), markup=True)
+
+
+def _feed_block(feed: Feed, items: int, settings: Settings, now: datetime) -> str:
+    """A few lines per feed rather than a table: URLs and errors stay whole at any width."""
+    scope = "global" if feed.guild_id is None else f"guild {feed.guild_id}"
+    every = _duration(feed.interval or settings.poll_interval_seconds)
+    head = f"[bold]#{feed.id}[/] {escape(feed.name or '')}".rstrip()
+    lines = [f"{head}  ({scope}, every {every}, {items} items seen)", f"    {escape(feed.url)}"]
+    last_ok = feed.last_ok.isoformat(timespec="seconds") if feed.last_ok else "never"
+    if feed.consecutive_failures:
+        lines.append(
+            f"    [red]failing[/]: {feed.consecutive_failures} in a row, backing off "
+            f"(retry {_when(feed.next_poll_at, now)}); last ok {last_ok}"
+        )
+        lines.append(f"    last error: {escape(feed.last_error or '-')}")
+    elif not feed.baselined:
+        lines.append(f"    not polled yet (due {_when(feed.next_poll_at, now)})")
+    else:
+        lines.append(f"    ok; last ok {last_ok}; next poll {_when(feed.next_poll_at, now)}")
+    return "\n".join(lines)
+
+
+def _feed_json(feed: Feed, items: int, settings: Settings) -> dict[str, object]:
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": feed.id,
+        "url": feed.url,
+        "name": feed.name,
+        "guild_id": feed.guild_id,
+        "interval_seconds": feed.interval or settings.poll_interval_seconds,
+        "items": items,
+        "last_polled": iso(feed.last_polled),
+        "last_ok": iso(feed.last_ok),
+        "next_poll_at": iso(feed.next_poll_at),
+        "consecutive_failures": feed.consecutive_failures,
+        "last_error": feed.last_error,
+    }
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    return f"{seconds:g}s"
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    delta = (moment - now).total_seconds()
+    return "now" if delta <= 0 else f"in {_duration(round(delta))}"
+
+
+@feeds_app.command("remove")
+def remove_command(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="The feed's id or URL (URL: global feeds only)")],
+) -> None:
+    """Stop polling a feed (its articles stay indexed)."""
+    with open_registry(_settings(ctx)) as registry:
+        feed = _find(registry, target.strip())
+        if feed is None:
+            raise _fail(f"no feed {target!r} (see `newsbot feeds list`)")
+        registry.remove_feed(feed.id)
+    out.print(f"removed feed {feed.id}: {feed.label}", markup=False)
+
+
+def _find(registry: Registry, target: str) -> Feed | None:
+    if target.isdigit():
+        return registry.feed(int(target))
+    return registry.find_feed(target, guild_id=None)
+
+
+# -- watch -----------------------------------------------------------------------------------
+
+
+def watch_command(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll every feed once now, then exit")
+    ] = False,
+) -> None:
+    """Poll the feeds on their schedules and index new articles, without Discord.
+
+    Ctrl-C or SIGTERM stops it cleanly (polls under way get a moment to finish).
+    """
+    settings = _settings(ctx)
+    with Engine(settings.engine_config()) as engine, open_registry(settings) as registry:
+        if not registry.feeds():
+            raise _fail("no feeds to watch: add one with `newsbot feeds add URL`")
+        failed = asyncio.run(_watch(settings, engine, registry, once))
+    if once and failed:
+        raise typer.Exit(1)
+
+
+async def _watch(settings: Settings, engine: Engine, registry: Registry, once: bool) -> bool:
+    """Run the poller; True when ``once`` and every feed failed."""
+    poller = make_poller(settings, engine, registry)
+    try:
+        if once:
+            results = await poller.poll_many(registry.feeds())
+            for result in results:
+                _show(result)
+            failing = sum(r.failed for r in results)
+            new = sum(len(r.postable) for r in results)
+            out.print(
+                f"polled {len(results)} feed(s): {len(results) - failing} ok, {failing} failing "
+                f"(see `newsbot feeds list`); {new} new article(s)",
+                markup=False,
+            )
+            return failing == len(results)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            err.print(f"watching {len(registry.feeds())} feed(s); Ctrl-C stops", markup=False)
+            await poller.run(stop, on_result=_show)
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+        err.print("stopped", markup=False)
+        return False
+    finally:
+        await poller.fetcher.aclose()
+
+
+def _show(result: PollResult) -> None:
+    """New headlines on stdout; failures and skipped items are logged by the poller."""
+    label = result.feed.label
+    if result.baseline and result.new_articles:
+        out.print(
+            f"{label}: indexed {len(result.new_articles)} existing article(s) (first poll)",
+            markup=False,
+        )
+        return
+    for article in result.postable:
+        where = f"  {article.url}" if article.url else ""
+        out.print(f"new  {label}: {article.title}{where}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(feeds_app, name="feeds")
+    app.command("watch")(watch_command)
+
+
+# -- newsbot ingest URL ----------------------------------------------------------------------
+
+
+def ingest_items(
+    settings: Settings, targets: Iterable[str], *, source: str | None = None
+) -> Iterator[Article | SkippedItem]:
+    """What ``newsbot ingest`` reads: files, folders and globs as before, and each http(s)
+    URL as one article page or as a feed (all of its items), fetched with the same safety
+    limits as the poller."""
+    targets = list(targets)
+    urls = [t for t in targets if is_http_url(t)]
+    paths = [t for t in targets if not is_http_url(t)]
+    if paths:
+        yield from read_sources(paths, source=source, max_file_bytes=settings.max_file_bytes)
+    if urls:
+        yield from asyncio.run(_fetch_urls(settings, urls, source))
+
+
+async def _fetch_urls(
+    settings: Settings, urls: list[str], source: str | None
+) -> list[Article | SkippedItem]:
+    async with SafeFetcher(feed_config(settings)) as fetcher:
+        return await url_articles(fetcher, urls, source=source)

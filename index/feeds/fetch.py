@@ -1,0 +1,308 @@
+"""``SafeFetcher``: the only code in newsbot that opens a network connection.
+
+A feed URL comes from a Discord user, so the fetcher treats every URL as hostile (SSRF): only
+http/https, and the host must resolve to public addresses only — loopback, private, link-local,
+multicast, reserved and cloud-metadata addresses are refused unless the host is allow-listed.
+The check runs before connecting and again on every redirect hop (redirects are followed
+by hand), and the connection is then made to the very address that was checked (the URL is
+pinned to the IP, with Host and TLS SNI kept), so a DNS answer that changes between the check
+and the connect ("DNS rebinding") cannot slip a private address in. Proxies from the
+environment are ignored for the same reason.
+
+Bodies are capped while streaming (decoded bytes are counted, so a gzip bomb stops at the cap),
+each hop has a deadline, at most ``per_host_requests`` requests run against one host at a time,
+and conditional GET (ETag / Last-Modified -> 304) spares publishers and us a full download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from index.errors import SourceError
+from index.feeds.config import FeedConfig
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Cloud metadata and platform endpoints; most are link-local or private anyway, but Azure's
+# wireserver (168.63.129.16) is a public-range address, so the list is checked by name.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean
+        "169.254.170.2",  # AWS ECS task metadata
+        "169.254.169.253",  # AWS DNS
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure wireserver
+        "fd00:ec2::254",  # AWS IMDS over IPv6
+        "fd00:ec2::253",
+    )
+)
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+class FetchError(SourceError):
+    """A URL that could not be fetched; ``str()`` is one line naming the URL and why.
+
+    ``status`` is the HTTP status when the server answered with an error, else None.
+    """
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch brought back. ``url`` is the final URL after redirects."""
+
+    url: str
+    status: int
+    content_type: str  # media type only, lower case ("" when the server sent none)
+    charset: str | None
+    body: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    def text(self) -> str:
+        """The body as text: the header's charset, else a <meta charset>, else UTF-8."""
+        for charset in (self.charset, _meta_charset(self.body), "utf-8"):
+            if not charset:
+                continue
+            try:
+                return self.body.decode(charset)
+            except (LookupError, UnicodeDecodeError):
+                continue
+        return self.body.decode("utf-8", "replace")
+
+
+def blocked_reason(ip: IPAddress) -> str | None:
+    """Why connecting to ``ip`` is refused, or None for an ordinary public address."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    for test, label in (
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_unspecified, "an unspecified address"),
+        (ip.is_private, "a private address"),
+        (ip.is_reserved, "a reserved address"),
+    ):
+        if test:
+            return label
+    if not ip.is_global:  # shared address space (100.64/10), benchmarking ranges and the like
+        return "a non-public address"
+    return None
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for ``host`` (what a connect could reach)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class SafeFetcher:
+    """Async HTTP GET with the SSRF guard, caps and politeness above; use ``async with``.
+
+    ``resolver`` and ``transport`` exist for tests and embedders: the resolver answers
+    "which addresses does this host have" and the transport carries requests (both default to
+    the real thing).
+    """
+
+    def __init__(
+        self,
+        config: FeedConfig,
+        *,
+        resolver: Resolver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self._allow = frozenset(h.strip().lower().strip("[]") for h in config.allow_hosts)
+        self._resolve = resolver or system_resolver
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            trust_env=False,  # a proxy would connect on our behalf, past the address check
+            timeout=httpx.Timeout(config.fetch_timeout_seconds),
+            headers={"User-Agent": config.user_agent},
+            transport=transport,
+        )
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> SafeFetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = PAGE_ACCEPT,
+    ) -> FetchResult:
+        """GET ``url``, following up to ``max_redirects`` redirects, each one re-checked.
+
+        With ``etag``/``last_modified`` the request is conditional and a 304 comes back as a
+        result whose ``not_modified`` is true (and whose body is empty). Any failure raises
+        ``FetchError`` naming ``url``.
+        """
+        current = url
+        for _hop in range(self.config.max_redirects + 1):
+            headers = {"Accept": accept}
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            result, location = await self._hop(url, current, headers)
+            if location is None:
+                assert result is not None
+                return result
+            current = location
+        raise FetchError(url, f"more than {self.config.max_redirects} redirects")
+
+    async def _hop(
+        self, url: str, current: str, headers: dict[str, str]
+    ) -> tuple[FetchResult | None, str | None]:
+        """One request: (result, None), or (None, next URL) for a redirect."""
+        parts = urlsplit(current)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(url, f"refused {current!r}: only http and https URLs are fetched")
+        host = (parts.hostname or "").lower()
+        if not host:
+            raise FetchError(url, f"refused {current!r}: no host")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise FetchError(url, f"refused {current!r}: bad port") from None
+        async with self._slot(host):
+            timeout = self.config.fetch_timeout_seconds
+            try:
+                async with asyncio.timeout(timeout):
+                    target = await self._checked_target(url, current, host, port)
+                    return await self._request(url, current, target, host, headers)
+            except (TimeoutError, httpx.TimeoutException):
+                raise FetchError(url, f"timed out after {timeout:g}s") from None
+            except httpx.HTTPError as exc:
+                raise FetchError(url, _describe(exc)) from None
+
+    def _slot(self, host: str) -> asyncio.Semaphore:
+        slot = self._host_slots.get(host)
+        if slot is None:
+            slot = self._host_slots[host] = asyncio.Semaphore(self.config.per_host_requests)
+        return slot
+
+    async def _checked_target(self, url: str, current: str, host: str, port: int) -> httpx.URL:
+        """The URL to connect to: pinned to a checked public IP, or as is when allow-listed."""
+        target = httpx.URL(current)
+        if host in self._allow:
+            return target
+        try:
+            literal = ipaddress.ip_address(host)
+            addresses: list[IPAddress] = [literal]
+        except ValueError:
+            try:
+                found = await self._resolve(host, port)
+                addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
+            except (OSError, ValueError) as exc:
+                raise FetchError(url, f"cannot resolve host {host!r} ({exc})") from None
+        if not addresses:
+            raise FetchError(url, f"cannot resolve host {host!r}")
+        for ip in addresses:  # every address: a connect may pick any of them
+            reason = blocked_reason(ip)
+            if reason:
+                via = f" ({host} resolves to {ip})" if str(ip) != host else ""
+                raise FetchError(url, f"refused {current}: {ip} is {reason}{via}")
+        return target.copy_with(host=str(addresses[0]))
+
+    async def _request(
+        self, url: str, current: str, target: httpx.URL, host: str, headers: dict[str, str]
+    ) -> tuple[FetchResult | None, str | None]:
+        logical = httpx.URL(current)
+        extensions = {}
+        if target.host != logical.host:  # pinned: keep the name for Host and TLS
+            headers = {**headers, "Host": logical.netloc.decode("ascii")}
+            if logical.scheme == "https":
+                extensions["sni_hostname"] = host
+        request = self._client.build_request("GET", target, headers=headers, extensions=extensions)
+        response = await self._client.send(request, stream=True)
+        try:
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                return None, urljoin(current, response.headers["location"].strip())
+            if response.status_code == 304:
+                return _result(current, response, b""), None
+            if response.status_code >= 400:
+                reason = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+                raise FetchError(url, reason, response.status_code)
+            body = await self._read_capped(url, response)
+            return _result(current, response, body), None
+        finally:
+            await response.aclose()
+
+    async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+        cap = self.config.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise FetchError(url, f"body too large ({declared} bytes, limit {cap})")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise FetchError(url, f"body too large (over {cap} bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _result(url: str, response: httpx.Response, body: bytes) -> FetchResult:
+    media, _, params = response.headers.get("content-type", "").partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip("\"'")
+    return FetchResult(
+        url=url,
+        status=response.status_code,
+        content_type=media.strip().lower(),
+        charset=charset,
+        body=body,
+        etag=response.headers.get("etag"),
+        last_modified=response.headers.get("last-modified"),
+    )
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc or type(exc).__name__})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _meta_charset(body: bytes) -> str | None:
+    found = _META_CHARSET.search(body[:4096])
+    return found.group(1).decode("ascii") if found else None

@@ -1,0 +1,184 @@
+"""The feed tables: per-guild feeds, dedupe lookups, subscriptions and posts across restarts."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from index.feeds.registry import Registry, RegistryError, SeenItem, matches_keywords
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "newsbot.sqlite3"
+
+
+def item(n: int, *, postable: bool = True, title: str | None = None, summary: str = "") -> SeenItem:
+    return SeenItem(
+        guid=f"g{n}",
+        link=f"http://example.org/{n}",
+        url=f"http://example.org/{n}",
+        content_hash=f"h{n}",
+        article_id=f"a-{n}",
+        title=title or f"Story {n}",
+        summary=summary,
+        published=datetime(2024, 5, 1, 0, n, tzinfo=UTC),
+        postable=postable,
+    )
+
+
+def test_same_url_in_several_guilds_but_once_per_scope(db):
+    with Registry(db) as reg:
+        a = reg.add_feed("http://example.org/rss", guild_id=1)
+        b = reg.add_feed("http://example.org/rss", guild_id=2)
+        c = reg.add_feed("http://example.org/rss")  # global (CLI)
+        assert len({a.id, b.id, c.id}) == 3
+        with pytest.raises(RegistryError, match="already in guild 1"):
+            reg.add_feed("http://example.org/rss", guild_id=1)
+        with pytest.raises(RegistryError, match="already in the global feeds"):
+            reg.add_feed("http://example.org/rss")
+        assert [f.id for f in reg.feeds(guild_id=1, all_guilds=False)] == [a.id, c.id]
+
+
+def test_feeds_and_their_state_survive_a_restart(db):
+    with Registry(db) as reg:
+        feed = reg.add_feed("http://example.org/rss", name="Example", interval=120)
+        reg.record_success(
+            feed.id, etag='"e1"', last_modified="Wed", next_poll_at=time.time() + 120
+        )
+        reg.record_failure(feed.id, "http://example.org/rss: timed out", next_poll_at=1e10)
+        reg.record_items(feed.id, [item(1, postable=False)])
+    with Registry(db) as reg:
+        (again,) = reg.feeds()
+        assert (again.name, again.interval, again.etag, again.last_modified) == (
+            "Example",
+            120,
+            '"e1"',
+            "Wed",
+        )
+        assert again.baselined and again.consecutive_failures == 1
+        assert again.last_error == "http://example.org/rss: timed out"
+        assert reg.due_feeds() == []
+        assert reg.item_count(feed.id) == 1
+
+
+def test_find_seen_matches_guid_link_article_url_or_content(db):
+    with Registry(db) as reg:
+        feed = reg.add_feed("http://example.org/rss")
+        other = reg.add_feed("http://example.org/other")
+        reg.record_items(feed.id, [item(1)])
+        same_guid = reg.find_seen(feed.id, guid="g1", link=None, content_hash="zzz")
+        assert same_guid is not None and same_guid.guid_known
+        by_link = reg.find_seen(feed.id, guid="new", link="http://example.org/1", content_hash="z")
+        assert by_link is not None and not by_link.guid_known and by_link.article_id == "a-1"
+        assert reg.find_seen(feed.id, guid="new", link=None, content_hash="h1") is not None
+        assert (
+            reg.find_seen(feed.id, guid="new", link="http://example.org/2", content_hash="x")
+            is None
+        )
+        assert reg.find_seen(other.id, guid="g1", link=None, content_hash="h1") is None
+        assert reg.article_for_link("http://example.org/1") == "a-1"
+
+
+def test_baseline_items_are_never_pending(db):
+    with Registry(db) as reg:
+        feed = reg.add_feed("http://example.org/rss", guild_id=7)
+        sub = reg.subscribe(7, 70, feed_id=feed.id)
+        reg.record_items(feed.id, [item(1, postable=False), item(2)])
+        (batch,) = reg.pending_posts(sub)
+        assert [p.article_id for p in batch.posts] == ["a-2"]
+
+
+def test_pending_posts_cap_per_feed_and_count_the_rest(db):
+    with Registry(db) as reg:
+        feed = reg.add_feed("http://example.org/rss", guild_id=7)
+        sub = reg.subscribe(7, 70)  # every feed of guild 7
+        reg.record_items(feed.id, [item(n) for n in range(1, 9)])
+        (batch,) = reg.pending_posts(sub, per_feed=3)
+        # The three newest, oldest first; five more summarised as a count.
+        assert [p.article_id for p in batch.posts] == ["a-6", "a-7", "a-8"]
+        assert batch.more == 5 and len(batch.article_ids) == 8
+        reg.mark_posted(sub.id, batch.article_ids)
+        assert reg.pending_posts(sub, per_feed=3) == []
+
+
+def test_posted_survives_restart_and_is_keyed_on_the_article(db):
+    with Registry(db) as reg:
+        feed = reg.add_feed("http://example.org/rss", guild_id=7)
+        sub = reg.subscribe(7, 70, feed_id=feed.id)
+        reg.record_items(feed.id, [item(1)])
+        (batch,) = reg.pending_posts(sub)
+        reg.mark_posted(sub.id, batch.article_ids)
+    with Registry(db) as reg:
+        # The publisher rewrote the GUID and the poller (wrongly) recorded it as postable:
+        # the article was posted already, so it is still not pending.
+        rewritten = SeenItem("g1-new", None, None, "other", "a-1", "Story 1", postable=True)
+        reg.record_items(feed.id, [rewritten])
+        assert reg.pending_posts(sub) == []
+        assert reg.was_posted(sub.id, "a-1")
+
+
+def test_items_before_the_subscription_are_not_pending(db):
+    with Registry(db) as reg:
+        feed = reg.add_feed("http://example.org/rss", guild_id=7)
+        reg.record_items(feed.id, [item(1)])
+        time.sleep(0.01)
+        sub = reg.subscribe(7, 70, feed_id=feed.id)
+        assert reg.pending_posts(sub) == []
+        reg.record_items(feed.id, [item(2)])
+        (batch,) = reg.pending_posts(sub)
+        assert [p.article_id for p in batch.posts] == ["a-2"]
+
+
+def test_all_feeds_subscription_covers_guild_and_global_feeds_once_per_article(db):
+    with Registry(db) as reg:
+        sub = reg.subscribe(7, 70)
+        mine = reg.add_feed("http://example.org/a", guild_id=7)
+        shared = reg.add_feed("http://example.org/b")
+        foreign = reg.add_feed("http://example.org/c", guild_id=8)
+        reg.record_items(mine.id, [item(1)])
+        reg.record_items(shared.id, [item(1), item(2)])  # a-1 again, through another feed
+        reg.record_items(foreign.id, [item(3)])
+        offered = [p.article_id for b in reg.pending_posts(sub) for p in b.posts]
+        assert sorted(offered) == ["a-1", "a-2"]
+
+
+def test_keyword_filters(db):
+    with Registry(db) as reg:
+        feed = reg.add_feed("http://example.org/rss", guild_id=7)
+        sub = reg.subscribe(7, 70, feed_id=feed.id, include=["Election"], exclude=["poll"])
+        reg.record_items(
+            feed.id,
+            [
+                item(1, title="Election day set"),
+                item(2, title="Sports roundup", summary="The election of a captain"),
+                item(3, title="Election poll shows tie"),
+                item(4, title="Selections announced"),  # not the whole word
+            ],
+        )
+        (batch,) = reg.pending_posts(sub)
+        assert [p.article_id for p in batch.posts] == ["a-1", "a-2"]
+        again = reg.subscribe(7, 70, feed_id=feed.id, include=[])  # replaces the keywords
+        assert again.id == sub.id and again.include == () and again.exclude == ()
+
+
+def test_matches_keywords():
+    assert matches_keywords("Rates rise", [], [])
+    assert not matches_keywords("Rates rise", ["rates cut"], [])
+    assert matches_keywords("Central bank: rates cut again", ["rates cut"], [])
+    assert not matches_keywords("C++ news", [], ["c++"])
+
+
+def test_removing_a_feed_drops_its_items_and_subscriptions(db):
+    with Registry(db) as reg:
+        feed = reg.add_feed("http://example.org/rss", guild_id=7)
+        reg.subscribe(7, 70, feed_id=feed.id)
+        reg.record_items(feed.id, [item(1)])
+        assert reg.remove_feed(feed.id)
+        assert reg.item_count(feed.id) == 0 and reg.subscriptions() == []
+        assert not reg.remove_feed(feed.id)
+        with pytest.raises(RegistryError):
+            reg.subscribe(7, 70, feed_id=feed.id)
