@@ -107,6 +107,7 @@ def _ingest(engine: Engine, corpus: Path, meta: dict[str, Any]) -> None:
 
         def tick(item: object) -> None:
             progress.advance(task)
+            _log_progress("read", int(progress.tasks[0].completed), None)
             if isinstance(item, SkippedItem):
                 progress.console.print(f"[yellow]skipped[/] {item}", markup=True)
 
@@ -124,6 +125,16 @@ def _ingest(engine: Engine, corpus: Path, meta: dict[str, Any]) -> None:
     )
 
 
+def _log_progress(verb: str, done: int, total: float | None) -> None:
+    """A plain line now and then when stderr is a log file (a bar draws nothing there), so
+    a long background run shows it is alive."""
+    if err.is_terminal:
+        return
+    step = max(1, int(total) // 20) if total else 100
+    if done % step == 0 or done == total:
+        err.print(f"{verb} {done}" + (f"/{int(total)}" if total else ""))
+
+
 def _answer(
     engine: Engine,
     questions: list[EvalQuestion],
@@ -138,6 +149,7 @@ def _answer(
                 line = {**answer.to_json(), "retriever": result.retriever}
                 dump.write(json.dumps(line, ensure_ascii=False) + "\n")
             progress.update(task, advance=1, description=f"answering ({result.retriever})")
+            _log_progress("answered", int(progress.tasks[0].completed), progress.tasks[0].total)
 
         return run_eval(engine, questions, retrievers, progress=on_answer)
 
