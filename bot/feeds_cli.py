@@ -136,11 +136,15 @@ def _feed_json(feed: Feed, items: int, settings: Settings) -> dict[str, object]:
 
 
 def _duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g}h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g}m"
-    return f"{seconds:g}s"
+    """Roughly, for people: 45s, 15m, 2h, 1h30m."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
 
 
 def _when(moment: datetime, now: datetime) -> str:

@@ -114,8 +114,9 @@ async def test_redirect_to_private_address_is_refused_before_connecting(server, 
     async with fetcher(transport) as f:
         with pytest.raises(FetchError) as caught:
             await f.fetch(url)
-    assert "10.0.0.1 is a private address" in str(caught.value)
-    assert str(caught.value).startswith(url + ": ")
+    assert str(caught.value) == (
+        f"{url}: refused redirect to http://10.0.0.1/admin: 10.0.0.1 is a private address"
+    )
     assert transport.hosts == ["127.0.0.1"]  # only the first hop was ever sent
 
 
@@ -157,8 +158,9 @@ async def test_redirect_to_loopback_name_is_refused_unless_allow_listed(server):
 async def test_loopback_is_refused_without_an_allow_list(server, transport):
     url = server.route("/page", Route("hi"))
     async with fetcher(transport, allow_hosts=()) as f:
-        with pytest.raises(FetchError, match=r"127\.0\.0\.1 is a loopback address"):
+        with pytest.raises(FetchError) as caught:
             await f.fetch(url)
+    assert str(caught.value) == f"{url}: refused: 127.0.0.1 is a loopback address"
     assert server.hits("/page") == 0
 
 

@@ -41,6 +41,8 @@ def test_same_url_in_several_guilds_but_once_per_scope(db):
         with pytest.raises(RegistryError, match="already in the global feeds"):
             reg.add_feed("http://example.org/rss")
         assert [f.id for f in reg.feeds(guild_id=1, all_guilds=False)] == [a.id, c.id]
+        with pytest.raises(RegistryError, match="not an http"):
+            reg.add_feed("file:///etc/passwd", guild_id=1)
 
 
 def test_feeds_and_their_state_survive_a_restart(db):

@@ -193,14 +193,14 @@ class SafeFetcher:
         """One request: (result, None), or (None, next URL) for a redirect."""
         parts = urlsplit(current)
         if parts.scheme not in ("http", "https"):
-            raise FetchError(url, f"refused {current!r}: only http and https URLs are fetched")
+            raise FetchError(url, f"{_refused(url, current)}: only http and https URLs are fetched")
         host = (parts.hostname or "").lower()
         if not host:
-            raise FetchError(url, f"refused {current!r}: no host")
+            raise FetchError(url, f"{_refused(url, current)}: no host")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise FetchError(url, f"refused {current!r}: bad port") from None
+            raise FetchError(url, f"{_refused(url, current)}: bad port") from None
         async with self._slot(host):
             timeout = self.config.fetch_timeout_seconds
             try:
@@ -238,7 +238,7 @@ class SafeFetcher:
             reason = blocked_reason(ip)
             if reason:
                 via = f" ({host} resolves to {ip})" if str(ip) != host else ""
-                raise FetchError(url, f"refused {current}: {ip} is {reason}{via}")
+                raise FetchError(url, f"{_refused(url, current)}: {ip} is {reason}{via}")
         return target.copy_with(host=str(addresses[0]))
 
     async def _request(
@@ -295,6 +295,11 @@ def _result(url: str, response: httpx.Response, body: bytes) -> FetchResult:
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )
+
+
+def _refused(url: str, current: str) -> str:
+    """The message names the URL already; a redirect target is named as well."""
+    return "refused" if current == url else f"refused redirect to {current}"
 
 
 def _describe(exc: httpx.HTTPError) -> str:

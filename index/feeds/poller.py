@@ -16,6 +16,20 @@ error, and is retried after ``interval * 2**(failures-1)`` seconds, capped at
 due feeds, polls up to ``concurrent_feeds`` at once, calls ``on_result`` after each poll (the
 Discord side posts ``registry.pending_posts`` there), and sleeps until the next feed is due —
 never longer than ``idle_seconds``, so feeds added by another process are picked up.
+
+Wiring it into a long-running front end (what ``newsbot watch`` does)::
+
+    poller = bot.feeds_setup.make_poller(settings, engine, registry)  # inside the event loop
+    task = asyncio.create_task(poller.run(stop_event, on_result=post_new_items))
+    ...
+    feed = registry.add_feed(url, guild_id=guild.id)   # /feed add
+    result = await poller.poll_once(feed)   # immediate feedback: failed? how many indexed?
+    ...
+    stop_event.set(); await task; await poller.fetcher.aclose()
+
+``post_new_items(result)`` gets every ``PollResult``; what to post per subscription comes from
+``registry.pending_posts`` (see ``index.feeds.registry``), which also covers posts missed
+while the bot was down.
 """
 
 from __future__ import annotations
@@ -168,6 +182,9 @@ class FeedPoller:
                     rows.append(_seen(item, link, match.article_id, postable=False))
                 continue
             known = self.registry.article_for_link(link) if link else None
+            if known is not None and self.registry.feed_has_article(feed.id, known):
+                rows.append(_seen(item, link, known, postable=False))  # a rewrite, after all
+                continue
             if known is not None:  # another feed (another guild) already fetched this page
                 rows.append(self._new(feed, item, link, known, "known", result))
                 continue

@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from index.errors import NewsbotError
+from index.feeds.urls import is_http_url
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -298,6 +299,8 @@ class Registry:
     ) -> Feed:
         """A new feed, due at once. The same URL may be added once per guild (and once
         globally, ``guild_id=None``); a second add in the same scope raises RegistryError."""
+        if not is_http_url(url):
+            raise RegistryError(f"{url}: not an http(s) URL")
         try:
             cur = self._write(
                 "INSERT INTO feeds (url, name, guild_id, interval, created_at) VALUES (?,?,?,?,?)",
