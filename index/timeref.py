@@ -20,6 +20,17 @@ _RELATIVE = re.compile(
     re.IGNORECASE,
 )
 _FUTURE = re.compile(r"\b(will|would|to be|scheduled|plans? to|is set to|upcoming)\b", re.I)
+# Past-tense verbs: "said on Monday that it would ..." reports Monday, it does not announce it.
+_PAST = re.compile(
+    r"\b(?:said|told|met|was|were|had|did|went|came|took|gave|made|held|began|left|saw|won|"
+    r"lost|fell|rose|spoke|wrote|sent|struck|[a-z]{2,}ed)\b",
+    re.I,
+)
+_NOT_PAST = frozenset(
+    ["need", "feed", "speed", "indeed", "seed", "shed", "hundred", "proceed", "succeed", "exceed"]
+)
+_PASSIVE = re.compile(r"\b(?:be|been|being)\s+$", re.I)  # "will be held": not a past verb
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*\s+")
 
 
 def _add_months(day: date, months: int) -> date:
@@ -31,14 +42,14 @@ def resolve_relative_dates(text: str, published: date) -> list[tuple[str, str]]:
     """(phrase as written, resolved ISO date, month "YYYY-MM" or year "YYYY") in text order.
 
     A bare weekday points back to the most recent such day (news reports what happened)
-    unless the phrase says "next"/"coming" or the sentence speaks of the future.
+    unless the phrase says "next"/"coming" or the verb nearest to it speaks of the future.
     """
-    future_tense = bool(_FUTURE.search(text))
     found: list[tuple[str, str]] = []
     for m in _RELATIVE.finditer(text):
         phrase = m.group()
         if m["weekday"]:
             mod = (m["mod"] or "").lower()
+            future_tense = _future_tense(text, m.start(), m.end())
             target = WEEKDAYS.index(m["weekday"].lower())
             delta = target - published.weekday()
             if mod in ("next", "coming", "this coming") or (mod != "last" and future_tense):
@@ -64,3 +75,32 @@ def resolve_relative_dates(text: str, published: date) -> list[tuple[str, str]]:
             else:
                 found.append((phrase, str(published.year + step)))
     return found
+
+
+def _future_tense(text: str, start: int, end: int) -> bool:
+    """Whether the verb nearest to the phrase at ``text[start:end]`` speaks of the future.
+
+    The nearest marker before the phrase in its sentence decides ("will meet on Friday",
+    "said on Monday that it would"); a phrase that opens its sentence ("On Friday, the
+    ministers will meet") takes the nearest one after it. Neither means the past.
+    """
+    sentence_start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    verdict = _nearest_marker(text[sentence_start:start], last=True)
+    if verdict is None:
+        stop = _SENTENCE_END.search(text, end)
+        verdict = _nearest_marker(text[end : stop.start() if stop else len(text)], last=False)
+    return bool(verdict)
+
+
+def _nearest_marker(text: str, *, last: bool) -> bool | None:
+    """True for a future marker, False for a past verb, None for neither: the last (or first)
+    one in ``text``; a word that is both ("scheduled") counts as future."""
+    marks = [(m.start(), True) for m in _FUTURE.finditer(text)]
+    for m in _PAST.finditer(text):
+        if m.group().lower() not in _NOT_PAST and not _PASSIVE.search(text, 0, m.start()):
+            marks.append((m.start(), False))
+    if not marks:
+        return None
+    if last:
+        return max(marks)[1]
+    return min(marks, key=lambda mark: (mark[0], not mark[1]))[1]
