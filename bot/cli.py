@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot.discord.cli import register as register_discord_commands
 from bot.eval_cli import eval_command
 from bot.feeds_cli import ingest_items
 from bot.feeds_cli import register as register_feed_commands
@@ -229,6 +230,7 @@ def config(ctx: typer.Context) -> None:
 
 
 app.command("eval")(eval_command)
+register_discord_commands(app)  # serve, sync-commands
 register_feed_commands(app)  # feeds add/list/remove, watch
 
 

@@ -1,0 +1,154 @@
+"""Chat: questions in mentions, DMs, and threads the bot already talks in.
+
+Without the privileged Message Content intent Discord still delivers the text of DMs and of
+messages that mention the bot (a reply that pings the bot counts), so ``Intents.default()``
+is enough for mentions and DMs. In a thread, a plain message (no mention) arrives with empty
+content unless ``NEWSBOT_MESSAGE_CONTENT_INTENT`` is on and the intent is enabled in the
+developer portal; such empty messages are ignored.
+
+Every reply references the question message and pings nobody.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.discord.errors import (
+    GENERIC_FAILURE,
+    NO_MENTIONS,
+    CoolingDown,
+    UserFacingError,
+)
+from bot.discord.memory import key_for_message
+from bot.discord.render import render_answer
+from bot.discord.views import answer_view
+
+if TYPE_CHECKING:
+    from bot.discord.client import NewsBot
+
+log = logging.getLogger("newsbot.discord")
+
+HELP_TEXT = (
+    "Ask me about the news, e.g. “@newsbot when is the Shangri-La Dialogue?”. "
+    "I answer by quoting the indexed articles, and say so when they don't answer. "
+    "Slash commands: /ask, /headlines, /search, /article, /sources, /about."
+)
+COOLDOWN_NOTICE_SECONDS = 10.0
+
+
+@contextlib.asynccontextmanager
+async def typing_indicator(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """ "newsbot is typing…" while answering; a channel that refuses it is no reason to fail."""
+    typing = channel.typing()
+    try:
+        await typing.__aenter__()
+    except discord.HTTPException:
+        yield
+        return
+    try:
+        yield
+    finally:
+        await typing.__aexit__(None, None, None)
+
+
+class ThreadRegistry:
+    """Threads the bot has replied in (bounded, most recent kept)."""
+
+    def __init__(self, limit: int = 5000) -> None:
+        self._ids: OrderedDict[int, None] = OrderedDict()
+        self._limit = limit
+
+    def add(self, thread_id: int) -> None:
+        self._ids[thread_id] = None
+        self._ids.move_to_end(thread_id)
+        while len(self._ids) > self._limit:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, thread_id: object) -> bool:
+        return thread_id in self._ids
+
+
+def strip_mentions(content: str, bot_id: int, role_ids: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+    """The question without the mentions addressing the bot."""
+    text = re.sub(rf"<@!?{bot_id}>", " ", content)
+    for role_id in role_ids:
+        text = text.replace(f"<@&{role_id}>", " ")
+    return " ".join(text.split())
+
+
+class ChatHandler:
+    def __init__(self, bot: NewsBot) -> None:
+        self.bot = bot
+        self.threads = ThreadRegistry()
+
+    def _bot_role_ids(self, message: discord.Message) -> set[int]:
+        me = message.guild.me if message.guild else None
+        if me is None:
+            return set()
+        return {r.id for r in me.roles if r.is_bot_managed()}
+
+    def addressed(self, message: discord.Message) -> bool:
+        """DMs, mentions of the bot (or its managed role), and threads it talks in."""
+        user = self.bot.user
+        if user is None:
+            return False
+        if message.guild is None:
+            return True
+        if user.id in {m.id for m in message.mentions}:
+            return True
+        if self._bot_role_ids(message) & {r.id for r in message.role_mentions}:
+            return True
+        channel = message.channel
+        return isinstance(channel, discord.Thread) and (
+            channel.id in self.threads or channel.owner_id == user.id
+        )
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.webhook_id is not None:
+            return
+        if not self.bot.accepting or not self.addressed(message):
+            return
+        assert self.bot.user is not None
+        question = strip_mentions(message.content, self.bot.user.id, self._bot_role_ids(message))
+        if not question:
+            if message.content or message.guild is None:
+                await self._reply(message, content=HELP_TEXT)
+            return  # an empty thread message: no Message Content intent, nothing to read
+        try:
+            with self.bot.in_flight():
+                await self._answer(message, question)
+        except UserFacingError as exc:
+            delete_after = COOLDOWN_NOTICE_SECONDS if isinstance(exc, CoolingDown) else None
+            await self._reply(message, content=exc.user_message, delete_after=delete_after)
+        except Exception:
+            log.exception(
+                "answering a message failed (guild %s, channel %s)",
+                message.guild.id if message.guild else None,
+                message.channel.id,
+            )
+            await self._reply(message, content=GENERIC_FAILURE)
+
+    async def _answer(self, message: discord.Message, question: str) -> None:
+        self.bot.cooldown.check(message.author.id)
+        async with typing_indicator(message.channel):
+            answer = await self.bot.service.ask(question, key_for_message(message))
+        reply = render_answer(
+            answer, now=datetime.now(UTC), recent_days=self.bot.settings.recent_days
+        )
+        await self._reply(message, embeds=reply.embeds, view=answer_view(reply.articles))
+        if isinstance(message.channel, discord.Thread):
+            self.threads.add(message.channel.id)
+
+    async def _reply(self, message: discord.Message, **kwargs: object) -> None:
+        try:
+            await message.reply(allowed_mentions=NO_MENTIONS, **kwargs)  # type: ignore[arg-type]
+        except discord.HTTPException as exc:
+            log.warning("could not reply in channel %s: %s", message.channel.id, exc)

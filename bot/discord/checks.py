@@ -1,0 +1,60 @@
+"""Per-member cooldown on questions, shared by /ask, /search, mentions and DMs.
+
+One member asking fast should not crowd out everyone else in the worker pool; a member gets a
+friendly "ask again in N s" instead. Browsing (headlines, articles, sources) is cheap and has
+no cooldown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import discord
+
+from bot.discord.errors import CoolingDown
+
+
+class UserCooldown:
+    """One question per ``seconds`` per user (0 disables)."""
+
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_users: int = 50_000,
+    ) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._last: dict[int, float] = {}
+        self._max_users = max_users
+
+    def retry_after(self, user_id: int) -> float:
+        """0 when the user may ask now (and the attempt is recorded), else seconds to wait."""
+        if self.seconds <= 0:
+            return 0.0
+        now = self._clock()
+        last = self._last.get(user_id)
+        if last is not None and now - last < self.seconds:
+            return self.seconds - (now - last)
+        self._last[user_id] = now
+        if len(self._last) > self._max_users:
+            self._prune(now)
+        return 0.0
+
+    def check(self, user_id: int) -> None:
+        """Raise :class:`CoolingDown` when the user must wait."""
+        wait = self.retry_after(user_id)
+        if wait > 0:
+            raise CoolingDown(wait)
+
+    def _prune(self, now: float) -> None:
+        self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
+
+
+def question_cooldown(interaction: discord.Interaction) -> bool:
+    """An ``app_commands.check``: the bot's shared cooldown for the interacting user."""
+    cooldown: UserCooldown = interaction.client.cooldown  # type: ignore[attr-defined]
+    cooldown.check(interaction.user.id)
+    return True

@@ -1,0 +1,111 @@
+"""What a failure looks like to a member (a short ephemeral line) and to the operator (a
+logged traceback for anything unexpected); the bot keeps running either way.
+
+Expected refusals (cooldown, busy, shutting down, unknown article) are ``UserFacingError``s:
+not logged as errors, because nothing is broken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import aiohttp
+import discord
+from discord import app_commands
+
+log = logging.getLogger("newsbot.discord")
+
+NO_MENTIONS = discord.AllowedMentions.none()
+GENERIC_FAILURE = "Sorry, something went wrong while handling that. It has been logged."
+
+
+class UserFacingError(app_commands.AppCommandError):
+    """A refusal whose message is meant for the member as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.user_message = message
+
+
+class Busy(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("I'm answering a lot of questions right now; please ask again shortly.")
+
+
+class ShuttingDown(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("I'm restarting and not taking questions; please ask again in a minute.")
+
+
+class CoolingDown(UserFacingError):
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"Easy there: you can ask again in {max(1, round(retry_after))} s. "
+            "(This keeps the bot responsive for everyone.)"
+        )
+
+
+class ArticleNotFound(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("That article is no longer in the index.")
+
+
+def describe(error: BaseException) -> tuple[str, bool]:
+    """(message for the member, whether to log a traceback)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, UserFacingError):
+        return error.user_message, False
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return CoolingDown(error.retry_after).user_message, False
+    if isinstance(error, app_commands.CommandNotFound):
+        return "I don't know that command any more; the command list may be refreshing.", False
+    if isinstance(error, app_commands.CommandSignatureMismatch):
+        return "That command changed since your app loaded it; please try again.", False
+    if isinstance(error, app_commands.TransformerError):
+        return f"I couldn't read that value: {error.value!r}"[:300], False
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use that here.", False
+    return GENERIC_FAILURE, True
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Tell only the member who interacted, whatever state the interaction is in.
+
+    A public "thinking…" deferral would turn the first follow-up public too, so it is deleted
+    first and the message sent as a fresh ephemeral follow-up.
+    """
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        if interaction.extras.get("deferred_public") and not interaction.extras.get("answered"):
+            with contextlib.suppress(discord.HTTPException, aiohttp.ClientError):
+                await interaction.delete_original_response()
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except (discord.HTTPException, aiohttp.ClientError) as exc:  # expired, closing: give up
+        log.warning("could not tell the user about an error: %s", exc)
+
+
+async def report_interaction_error(
+    interaction: discord.Interaction, error: BaseException, where: str
+) -> None:
+    """The one path every command, button and autocomplete failure takes."""
+    message, unexpected = describe(error)
+    if unexpected:
+        original = getattr(error, "original", error)
+        log.error(
+            "%s failed (guild %s, channel %s, user %s)",
+            where,
+            interaction.guild_id,
+            interaction.channel_id,
+            interaction.user.id if interaction.user else None,
+            exc_info=(type(original), original, original.__traceback__),
+        )
+    else:
+        log.info("%s refused: %s", where, message)
+    await send_ephemeral(interaction, message)

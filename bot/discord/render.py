@@ -1,0 +1,369 @@
+"""Engine results as Discord embeds, always within Discord's limits (see ``text``).
+
+Pure functions of their inputs (``now`` is passed in), so they can be property-tested with
+hostile text without a client. Buttons are described here (``ArticleLink``) and built in
+``views``; sending is the caller's job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import discord
+
+from bot.discord.text import (
+    BUTTON_LABEL,
+    ELLIPSIS,
+    EMBED_DESCRIPTION,
+    EMBED_TITLE,
+    EMBED_TOTAL,
+    EMBEDS_PER_MESSAGE,
+    FIELD_NAME,
+    FIELD_VALUE,
+    embed_total,
+    escape,
+    fit,
+    fit_escaped,
+    link_text,
+    safe_url,
+    split_escaped,
+    squash,
+)
+from bot.terminal import format_date
+from index.engine import IndexStats
+from index.model import Answer, Headline, Quote, RetrievedPassage, StoredArticle
+
+ANSWER_COLOUR = discord.Colour(0x2B8A3E)
+ABSTAIN_COLOUR = discord.Colour(0x868E96)
+BROWSE_COLOUR = discord.Colour(0x1971C2)
+
+HEADLINES_PER_PAGE = 10
+ARTICLE_PAGE_CHARS = 3800  # of escaped body text per page; leaves room for title and footer
+FOOTER_CHARS = 200
+_SPACES = re.compile(r"\s+")
+NOT_ANSWERED = "The indexed news does not answer that."
+EMPTY_INDEX = (
+    "The news index is empty, so there is nothing to quote yet. "
+    "Whoever runs this bot can add news with `newsbot ingest`."
+)
+
+
+@dataclass(frozen=True)
+class ArticleLink:
+    """A "Full article" button to attach: the article and the button's label."""
+
+    article_id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send: optional content, embeds and Full-article buttons."""
+
+    embeds: list[discord.Embed]
+    content: str | None = None
+    articles: list[ArticleLink] = field(default_factory=list)
+
+
+# -- small pieces ----------------------------------------------------------------------------
+
+
+def outlet_and_date(source: str | None, published: datetime | None) -> str:
+    return f"{source or 'Unknown outlet'} · {format_date(published)}"
+
+
+def footer_text(*parts: str) -> str:
+    """Footers are plain text (no markdown), so they are only cut, not escaped."""
+    return fit(" · ".join(p for p in parts if p), FOOTER_CHARS)
+
+
+def is_recent(published: datetime | None, now: datetime, recent_days: int) -> bool:
+    return published is not None and now - published <= timedelta(days=recent_days)
+
+
+def headline_link(title: str, url: str | None, limit: int) -> str:
+    """The headline as a masked link when the URL is usable, escaped either way."""
+    href = safe_url(url)
+    if href is None:
+        return fit_escaped(squash(title), limit)
+    budget = max(1, limit - len(href) - 4)
+    return f"[{fit_escaped(squash(title), budget, transform=link_text)}]({href})"
+
+
+def headline_line(h: Headline, number: int | None = None, limit: int = 400) -> str:
+    """ "**3.** [Headline](url) — Outlet, 2 June 2023", within ``limit``."""
+    meta = fit_escaped(f"{h.source or 'Unknown outlet'}, {format_date(h.published)}", 120)
+    prefix = f"**{number}.** " if number is not None else "• "
+    room = max(8, limit - len(prefix) - len(meta) - 3)
+    return f"{prefix}{headline_link(h.title, h.url, room)} — {meta}"
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+def quote_block(quote: Quote, limit: int) -> str:
+    """The quote as a block quote with the answering words in bold, escaped, within ``limit``.
+
+    When it is too long, the text after the highlight is cut first, then the text before it,
+    then the highlight itself, so the answering words stay visible as long as possible.
+    Whitespace runs become single spaces (the block quote is one line); nothing else changes.
+    """
+    text = quote.text
+    start = end = len(text)
+    if quote.highlight and quote.highlight_start is not None:
+        start = max(0, min(len(text), quote.highlight_start))
+        end = max(start, min(len(text), start + len(quote.highlight)))
+        # Bold markers must hug non-space characters or Discord shows them literally.
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+    before = _SPACES.sub(" ", text[:start]).lstrip()
+    bold = _SPACES.sub(" ", text[start:end])
+    after = _SPACES.sub(" ", text[end:]).rstrip()
+    lead = ELLIPSIS if quote.text_start > 0 else ""
+    trail = ELLIPSIS if quote.text_end < len(quote.passage) else ""
+
+    def assemble(b: str, h: str, a: str, *, cut_b: bool = False, cut_a: bool = False) -> str:
+        head = "" if cut_b else lead
+        tail = "" if cut_a else trail
+        return "> " + head + b + (f"**{h}**" if h else "") + a + tail
+
+    e_before, e_bold, e_after = escape(before), escape(bold), escape(after)
+    out = assemble(e_before, e_bold, e_after)
+    if len(out) <= limit:
+        return out
+    fixed = len(assemble("", e_bold, ""))
+    room_after = limit - fixed - len(e_before)
+    if room_after >= 8:
+        a = fit_escaped(after, room_after)
+        return assemble(e_before, e_bold, a, cut_a=a != e_after)
+    room = limit - fixed
+    if room >= 16:
+        b = fit_escaped(before, room // 2, tail=True)
+        a = fit_escaped(after, room - len(b))
+        return assemble(b, e_bold, a, cut_b=b != e_before, cut_a=a != e_after)
+    squeezed = fit_escaped(bold, max(1, limit - len("> ") - 4))
+    return assemble("", squeezed, "", cut_b=True, cut_a=True)
+
+
+def _dates_line(quote: Quote) -> str:
+    shown = [f"“{phrase}” = {value}" for phrase, value in quote.resolved_dates]
+    return "📅 " + escape("; ".join(shown)) if shown else ""
+
+
+def quote_embed(quote: Quote, *, now: datetime, recent_days: int, budget: int) -> discord.Embed:
+    """One quote: headline (linked) as the title, the quote, resolved dates, and "reported on"
+    when the article is older than ``recent_days``; outlet and date in the footer."""
+    a = quote.article
+    embed = discord.Embed(
+        title=fit_escaped(squash(a.title), EMBED_TITLE) or "Untitled",
+        url=safe_url(a.url),
+        colour=ANSWER_COLOUR,
+    )
+    notes = []
+    dates = _dates_line(quote)
+    if dates:
+        notes.append(fit(dates, 300))
+    if a.published is None:
+        notes.append("*Publication date unknown.*")
+    elif not is_recent(a.published, now, recent_days):
+        notes.append(f"*Reported on {format_date(a.published)}.*")
+    tail = "\n\n" + "\n".join(notes) if notes else ""
+    room = max(40, min(EMBED_DESCRIPTION, budget) - len(tail))
+    embed.description = quote_block(quote, room) + tail
+    embed.set_footer(text=footer_text(a.source or "Unknown outlet", format_date(a.published)))
+    return embed
+
+
+def abstention_embed(answer: Answer) -> discord.Embed:
+    if answer.reason == "empty_index":
+        return discord.Embed(description=EMPTY_INDEX, colour=ABSTAIN_COLOUR)
+    lines = [NOT_ANSWERED]
+    if answer.closest:
+        lines += ["", "**Closest headlines:**"]
+        lines += [headline_line(h, limit=500) for h in answer.closest[:5]]
+    return discord.Embed(description="\n".join(lines), colour=ABSTAIN_COLOUR)
+
+
+def _button_label(title: str, index: int, count: int) -> str:
+    if count == 1:
+        return "Full article"
+    return fit(f"Full article {index}: {squash(title)}", BUTTON_LABEL)
+
+
+def render_answer(answer: Answer, *, now: datetime, recent_days: int) -> Reply:
+    """The answer as one message: one embed per quote (or the abstention), and a Full-article
+    button per quoted article."""
+    if answer.abstained or not answer.quotes:
+        return Reply([abstention_embed(answer)])
+    quotes = answer.quotes[:EMBEDS_PER_MESSAGE]
+    overhead = EMBED_TITLE + FOOTER_CHARS
+    budget = max(200, (EMBED_TOTAL - 100) // len(quotes) - overhead)
+    embeds = [quote_embed(q, now=now, recent_days=recent_days, budget=budget) for q in quotes]
+    articles: dict[str, StoredArticle] = {}
+    for q in quotes:
+        articles.setdefault(q.article.id, q.article)
+    links = [
+        ArticleLink(a.id, _button_label(a.title, i, len(articles)))
+        for i, a in enumerate(articles.values(), start=1)
+    ]
+    return Reply(clamp_total(embeds), articles=links[:5])
+
+
+def clamp_total(embeds: list[discord.Embed]) -> list[discord.Embed]:
+    """Drop trailing embeds until the message is within the 6,000-character total (a safety
+    net: the budgets above keep it there already)."""
+    embeds = embeds[:EMBEDS_PER_MESSAGE]
+    while len(embeds) > 1 and embed_total(embeds) > EMBED_TOTAL:
+        embeds.pop()
+    return embeds
+
+
+# -- browsing --------------------------------------------------------------------------------
+
+
+def headline_pages(
+    headlines: Sequence[Headline], *, title: str, per_page: int = HEADLINES_PER_PAGE
+) -> list[discord.Embed]:
+    """Numbered, linked headlines with outlet and date, ``per_page`` to an embed."""
+    if not headlines:
+        return []
+    chunks = [headlines[i : i + per_page] for i in range(0, len(headlines), per_page)]
+    pages = []
+    line_budget = min(400, (EMBED_DESCRIPTION - 50) // per_page)
+    for n, chunk in enumerate(chunks, start=1):
+        first = (n - 1) * per_page + 1
+        lines = [headline_line(h, first + i, line_budget) for i, h in enumerate(chunk)]
+        embed = discord.Embed(
+            title=fit(title, EMBED_TITLE), description="\n".join(lines), colour=BROWSE_COLOUR
+        )
+        embed.set_footer(text=f"Page {n}/{len(chunks)} · {len(headlines)} headlines")
+        pages.append(embed)
+    return pages
+
+
+def best_snippet(passage_text: str, query: str, limit: int) -> str:
+    """The sentence of the passage sharing most words with the query, cut to ``limit``."""
+    words = {w for w in query.casefold().split() if len(w) > 2}
+    sentences = [s for s in _sentences(passage_text) if s.strip()] or [passage_text]
+    best = max(sentences, key=lambda s: len(words & set(s.casefold().split())))
+    return fit_escaped(squash(best), limit)
+
+
+def _sentences(text: str) -> list[str]:
+    out, start = [], 0
+    for i, ch in enumerate(text):
+        if ch in ".!?" and (i + 1 == len(text) or text[i + 1].isspace()):
+            out.append(text[start : i + 1])
+            start = i + 1
+    out.append(text[start:])
+    return out
+
+
+def search_embed(query: str, results: Sequence[RetrievedPassage]) -> discord.Embed:
+    title = fit(f"Search: {squash(query)}", EMBED_TITLE)
+    embed = discord.Embed(title=title, colour=BROWSE_COLOUR)
+    if not results:
+        embed.description = "No indexed article matches that."
+        return embed
+    results = results[:10]
+    per_field = (EMBED_TOTAL - len(title) - 200) // len(results)
+    name_budget = min(FIELD_NAME, per_field // 3)
+    for rp in results:
+        a = rp.article
+        name = fit_escaped(squash(a.title), name_budget) or "Untitled"
+        meta = outlet_and_date(a.source, a.published)
+        href = safe_url(a.url)
+        head = fit_escaped(meta, 150)
+        if href and len(href) < per_field // 3:
+            head = f"[{fit_escaped(meta, 150, transform=link_text)}]({href})"
+        room = min(FIELD_VALUE, per_field - len(name)) - len(head) - 3
+        snippet = best_snippet(rp.passage.text, query, max(20, room))
+        embed.add_field(name=name, value=f"{head}\n> {snippet}", inline=False)
+    while len(embed.fields) > 1 and len(embed) > EMBED_TOTAL:
+        embed.remove_field(-1)
+    embed.set_footer(text=f"{len(results)} article{'s' if len(results) != 1 else ''}")
+    return embed
+
+
+def article_pages(article: StoredArticle) -> list[discord.Embed]:
+    """The full text, escaped, split at paragraph (else sentence, else word) boundaries into
+    pages of at most ``ARTICLE_PAGE_CHARS``."""
+    chunks = split_text(article.body, ARTICLE_PAGE_CHARS)
+    title = fit_escaped(squash(article.title), EMBED_TITLE) or "Untitled"
+    pages = []
+    for n, chunk in enumerate(chunks, start=1):
+        embed = discord.Embed(
+            title=title, url=safe_url(article.url), description=chunk, colour=BROWSE_COLOUR
+        )
+        meta = outlet_and_date(article.source, article.published)
+        embed.set_footer(text=footer_text(meta, f"page {n}/{len(chunks)}"))
+        pages.append(embed)
+    return pages
+
+
+def split_text(body: str, limit: int) -> list[str]:
+    """Escaped chunks of ``body`` of at most ``limit`` characters: whole paragraphs where they
+    fit, a long paragraph split at sentence ends (else words)."""
+    pieces: list[str] = []
+    for paragraph in body.replace("\r\n", "\n").split("\n"):
+        pieces += split_escaped(squash(paragraph), limit)
+    chunks: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = f"{current}\n\n{piece}" if current else piece
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            chunks.append(current)
+            current = piece
+    if current:
+        chunks.append(current)
+    return chunks or ["*(This article has no text.)*"]
+
+
+def sources_embed(sources: Sequence[tuple[str, int]]) -> discord.Embed:
+    embed = discord.Embed(title="Indexed outlets", colour=BROWSE_COLOUR)
+    if not sources:
+        embed.description = "No outlet names yet (articles without an outlet are still indexed)."
+        return embed
+    lines, used = [], 0
+    for i, (name, count) in enumerate(sources):
+        line = f"• {fit_escaped(squash(name), 150)} — {count} article{'s' if count != 1 else ''}"
+        if used + len(line) + 1 > EMBED_DESCRIPTION - 40:
+            lines.append(f"…and {len(sources) - i} more")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed.description = "\n".join(lines)
+    embed.set_footer(text=f"{len(sources)} outlet{'s' if len(sources) != 1 else ''}")
+    return embed
+
+
+def about_embed(stats: IndexStats) -> discord.Embed:
+    embed = discord.Embed(
+        title="newsbot",
+        description=(
+            "Answers questions about the indexed news by quoting it verbatim, "
+            "and says so when the news does not answer."
+        ),
+        colour=BROWSE_COLOUR,
+    )
+    embed.add_field(name="Articles", value=str(stats.articles))
+    embed.add_field(name="Passages", value=str(stats.passages))
+    embed.add_field(name="Outlets", value=str(stats.sources))
+    newest = headline_line(stats.newest, limit=FIELD_VALUE) if stats.newest else "-"
+    embed.add_field(name="Newest article", value=newest, inline=False)
+    last = (
+        discord.utils.format_dt(stats.last_ingest, "f")
+        + f" ({discord.utils.format_dt(stats.last_ingest, 'R')})"
+        if stats.last_ingest
+        else "never"
+    )
+    embed.add_field(name="Last ingest", value=last, inline=False)
+    embed.add_field(name="Version", value=escape(f"{stats.version} · model {stats.model}"))
+    return embed

@@ -1,0 +1,161 @@
+"""``newsbot serve`` and ``newsbot sync-commands``.
+
+serve opens the engine over the data directory (the same one the CLI ingests into), connects
+to Discord, and on SIGTERM or Ctrl-C stops taking questions, lets running answers finish (up
+to ``NEWSBOT_SHUTDOWN_GRACE_SECONDS``), closes the connection and the store, and exits 0.
+
+``NEWSBOT_DISCORD_API_BASE`` / ``NEWSBOT_DISCORD_GATEWAY_URL`` point it elsewhere (a proxy or
+a test server): with both set nothing is contacted but those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+import discord
+import typer
+
+from bot.discord.client import NewsBot
+from bot.discord.endpoints import endpoint_overrides
+from bot.discord.logsafe import install_token_redaction
+from bot.settings import Settings
+from index.engine import Engine
+from index.errors import NewsbotError
+
+log = logging.getLogger("newsbot.discord")
+
+CLIENT_CLOSE_SECONDS = 3.0
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.obj
+
+
+def serve_command(ctx: typer.Context) -> None:
+    """Run the Discord bot over the data directory (stops cleanly on SIGTERM / Ctrl-C)."""
+    settings = _settings(ctx)
+    token = settings.token()
+    install_token_redaction(token)
+    code = asyncio.run(serve(settings, token))
+    raise typer.Exit(code)
+
+
+def sync_commands_command(ctx: typer.Context) -> None:
+    """Upload the slash commands to Discord now (serve only does it when they changed)."""
+    settings = _settings(ctx)
+    token = settings.token()
+    install_token_redaction(token)
+    asyncio.run(sync_only(settings, token))
+    scope = f"guild {settings.dev_guild}" if settings.dev_guild else "all guilds (global)"
+    typer.echo(f"slash commands synced to {scope}")
+
+
+async def sync_only(settings: Settings, token: str) -> None:
+    with endpoint_overrides(settings.discord_api_base, settings.discord_gateway_url):
+        bot = NewsBot(settings, None, auto_sync=False)
+        try:
+            await _login(bot, token)
+            await bot.sync_commands(force=True)
+        finally:
+            await bot.close()
+            bot.pool.close_now()
+            bot.io.close_now()
+
+
+async def _login(bot: discord.Client, token: str) -> None:
+    try:
+        await bot.login(token)
+    except discord.LoginFailure:
+        raise NewsbotError("Discord rejected the bot token (check DISCORD_TOKEN)") from None
+
+
+def _health() -> tuple[Any, Any, Any]:
+    """The health module's state, metrics and starter, when it is installed."""
+    try:
+        from bot.health import HealthState, Metrics, maybe_start_health_server
+    except ImportError:  # pragma: no cover - health ships with the bot
+        return None, None, None
+    return HealthState(), Metrics(), maybe_start_health_server
+
+
+async def serve(settings: Settings, token: str, *, engine: Engine | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or the connection fails for good); the exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    health, metrics, start_health = _health()
+    runner = None
+    own_engine = engine is None
+    with endpoint_overrides(settings.discord_api_base, settings.discord_gateway_url):
+        if start_health is not None:
+            runner = await start_health(settings, health, metrics)
+        if engine is None:
+            engine = await asyncio.to_thread(Engine, settings.engine_config())
+        bot: NewsBot | None = None
+        try:
+            stats = await asyncio.to_thread(engine.stats)
+            log.info("index loaded: %d articles (%s)", stats.articles, settings.data_dir)
+            if health is not None:
+                health.set_index(loaded=True, articles=stats.articles)
+            if stop.is_set():
+                return 0
+            bot = NewsBot(settings, engine, health=health, metrics=metrics)
+            # Load the embedding model now, not on the first question (off the loop).
+            warm = asyncio.create_task(bot.pool.run(engine.encoder.encode, ["warm up"]))
+            warm.add_done_callback(_log_warmup)
+            return await _run_until_stopped(bot, token, stop, settings.shutdown_grace_seconds)
+        finally:
+            if bot is not None and not bot.is_closed():
+                await bot.close()
+            if own_engine:
+                await asyncio.to_thread(engine.close)
+            if runner is not None:
+                await runner.cleanup()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+
+
+async def _run_until_stopped(bot: NewsBot, token: str, stop: asyncio.Event, grace: float) -> int:
+    client = asyncio.create_task(bot.start(token), name="discord-client")
+    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+    await asyncio.wait({client, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if stopper.done():
+        log.info("stopping: no new questions, finishing the running ones")
+        await bot.shutdown(grace)
+    else:
+        stopper.cancel()
+        await bot.shutdown(0.5)
+    try:
+        await asyncio.wait_for(client, CLIENT_CLOSE_SECONDS)
+    except discord.LoginFailure:
+        log.error("Discord rejected the bot token (check DISCORD_TOKEN)")
+        code = 1
+    except discord.PrivilegedIntentsRequired:
+        log.error(
+            "NEWSBOT_MESSAGE_CONTENT_INTENT is on but the Message Content intent is not "
+            "enabled for this application in the developer portal"
+        )
+        code = 1
+    except (TimeoutError, asyncio.CancelledError):
+        log.warning("the Discord connection did not close in time")
+    except Exception:
+        log.exception("the Discord connection failed")
+        code = 1
+    log.info("stopped")
+    return code
+
+
+def _log_warmup(task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None and not isinstance(exc, NewsbotError | discord.DiscordException):
+        log.warning("loading the embedding model failed: %s", exc)
