@@ -20,11 +20,18 @@ from index.model import (
     Answer,
     Article,
     Headline,
+    Quote,
     RetrievedPassage,
     SkippedItem,
     StoredArticle,
 )
-from index.quote import answer_confidence, classify_question, score_sentences, select_quotes
+from index.quote import (
+    answer_confidence,
+    classify_question,
+    rank_sentences,
+    select_quotes,
+    sentence_units,
+)
 from index.retrieve import Filters, HybridRetriever, RetrieverKind, follow_up_text, parse_query
 from index.segment import pack_passages
 from index.snapshot import IndexSnapshot, build_snapshot, current_name, load_snapshot
@@ -280,16 +287,25 @@ class Engine:
 
         t0 = time.perf_counter()
         kind = classify_question(question)
-        idf = snap.lexical.idf if snap.lexical else (lambda tokens: {t: 1.0 for t in tokens})
-        question_tokens = self.tokenizer.tokens(question)
-        candidates = score_sentences(
-            question_tokens, kind, question, retrieved, idf, self.tokenizer
-        )
+        idf = snap.lexical.idf if snap.lexical else (lambda tokens: dict.fromkeys(tokens, 1.0))
+        units = sentence_units(retrieved, self.tokenizer, kind, question)
+        ranked = rank_sentences(units, self.tokenizer.tokens(question), idf)
+        focus_ranked = [
+            rank_sentences(
+                [u for u in units if retrieved[u.passage_index].article.source == f.source],
+                f.tokens,
+                idf,
+            )
+            for f in parsed.focuses
+            if f.source
+        ]
         max_cos = max(retrieval.dense_scores.values(), default=0.0)
-        confidence = answer_confidence(max_cos, candidates[0].coverage if candidates else 0.0)
-        quotes = ()
-        if confidence.value >= cfg.abstain_threshold and candidates:
-            quotes = tuple(select_quotes(candidates, retrieved, kind, question, cfg.max_quotes))
+        confidence = answer_confidence(max_cos, ranked[0].coverage if ranked else 0.0)
+        quotes: tuple[Quote, ...] = ()
+        if confidence.value >= cfg.abstain_threshold:
+            quotes = tuple(
+                select_quotes(ranked, focus_ranked, retrieved, kind, question, cfg.max_quotes)
+            )
         timings["quote"] = (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - t_start) * 1000
 

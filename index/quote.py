@@ -124,14 +124,23 @@ def find_answer_words(sentence: str, kind: QuestionKind, question: str) -> Span 
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
+class SentenceUnit:
+    """A quotable span of one retrieved passage, tokenized once per question."""
+
     passage_index: int
-    span: Span  # the quoted sentence(s), relative to the passage text
+    span: Span  # relative to the passage text
+    tokens: frozenset[str]
+    typed: bool  # holds words of the kind the question asks for (a date for "when", ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    unit: SentenceUnit
     score: float
     coverage: float
 
 
-def _sentence_units(text: str, sentences: Sequence[Span], min_words: int = 6) -> list[Span]:
+def _joined_sentences(text: str, sentences: Sequence[Span], min_words: int = 6) -> list[Span]:
     """Sentences, with a very short one joined to the next so a quote stands on its own."""
     units: list[Span] = []
     pending: Span | None = None
@@ -147,37 +156,43 @@ def _sentence_units(text: str, sentences: Sequence[Span], min_words: int = 6) ->
     return units
 
 
-def score_sentences(
-    question_tokens: Sequence[str],
+def sentence_units(
+    passages: Sequence[RetrievedPassage],
+    tokenizer: NewsTokenizer,
     kind: QuestionKind,
     question: str,
-    passages: Sequence[RetrievedPassage],
-    idf: Callable[[Sequence[str]], dict[str, float]],
-    tokenizer: NewsTokenizer,
-) -> list[Candidate]:
-    """Every sentence of the retrieved passages, scored for how well it answers."""
-    weights = idf(list(dict.fromkeys(question_tokens)))
-    total = sum(weights.values()) or 1.0
-    out: list[Candidate] = []
+) -> list[SentenceUnit]:
+    typed_kind = kind in ("when", "how_many", "how_much", "where", "who")
+    units = []
     for i, rp in enumerate(passages):
         text = rp.passage.text
-        rank_prior = 1.0 / (1.0 + 0.15 * i)
-        for span in _sentence_units(text, rp.passage.sentences):
-            tokens = set(tokenizer.tokens(text[span.start : span.end]))
-            coverage = sum(w for t, w in weights.items() if t in tokens) / total
-            typed = 0.0
-            if kind in ("when", "how_many", "how_much", "where", "who"):
-                typed = (
-                    0.15 if find_answer_words(text[span.start : span.end], kind, question) else 0.0
-                )
-            score = coverage * rank_prior + typed * coverage
-            out.append(Candidate(i, span, score, coverage))
+        for span in _joined_sentences(text, rp.passage.sentences):
+            sentence = text[span.start : span.end]
+            typed = typed_kind and find_answer_words(sentence, kind, question) is not None
+            units.append(SentenceUnit(i, span, frozenset(tokenizer.tokens(sentence)), typed))
+    return units
+
+
+def rank_sentences(
+    units: Sequence[SentenceUnit],
+    query_tokens: Sequence[str],
+    idf: Callable[[Sequence[str]], dict[str, float]],
+) -> list[Candidate]:
+    """Sentences by the idf-weighted share of the query they cover, earlier passages first."""
+    weights = idf(list(dict.fromkeys(query_tokens)))
+    total = sum(weights.values()) or 1.0
+    out = []
+    for u in units:
+        coverage = sum(w for t, w in weights.items() if t in u.tokens) / total
+        prior = 1.0 / (1.0 + 0.15 * u.passage_index)
+        out.append(Candidate(u, coverage * prior + (0.15 * coverage if u.typed else 0.0), coverage))
     out.sort(key=lambda c: -c.score)
     return out
 
 
 def select_quotes(
-    candidates: Sequence[Candidate],
+    ranked: Sequence[Candidate],
+    focus_ranked: Sequence[Sequence[Candidate]],
     passages: Sequence[RetrievedPassage],
     kind: QuestionKind,
     question: str,
@@ -185,18 +200,23 @@ def select_quotes(
     max_words: int = 100,
     relative_share: float = 0.6,
 ) -> list[Quote]:
-    """The best sentence, then the best of other articles that score close to it."""
+    """The best sentence; then the best sentence for each outlet the question names; then
+    the best of other articles that score close to the best. One quote per article."""
+    if not ranked or ranked[0].score <= 0:
+        return []
+    best = ranked[0].score
+    picks = [ranked[0]]
+    picks += [r[0] for r in focus_ranked if r and r[0].score > 0]
+    picks += [c for c in ranked[1:] if c.score >= best * relative_share]
     quotes: list[Quote] = []
     used_articles: set[str] = set()
-    best = candidates[0].score if candidates else 0.0
-    for c in candidates:
-        if len(quotes) >= max_quotes or c.score < best * relative_share or c.score <= 0:
+    for c in picks:
+        rp = passages[c.unit.passage_index]
+        if len(quotes) >= max_quotes:
             break
-        rp = passages[c.passage_index]
-        if rp.article.id in used_articles:
-            continue
-        used_articles.add(rp.article.id)
-        quotes.append(_make_quote(c, rp, kind, question, max_words))
+        if rp.article.id not in used_articles:
+            used_articles.add(rp.article.id)
+            quotes.append(_make_quote(c, rp, kind, question, max_words))
     return quotes
 
 
@@ -204,7 +224,7 @@ def _make_quote(
     c: Candidate, rp: RetrievedPassage, kind: QuestionKind, question: str, max_words: int
 ) -> Quote:
     text = rp.passage.text
-    start, end = c.span.start, c.span.end
+    start, end = c.unit.span.start, c.unit.span.end
     words = list(re.finditer(r"\S+", text[start:end]))
     if len(words) > max_words:
         end = start + words[max_words - 1].end()

@@ -50,11 +50,25 @@ _DATE_IN_QUESTION = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
+class Focus:
+    """A part of the question tied to one outlet or to the days it names.
+
+    Multi-part questions ("... according to Fortune, and ... as reported by TechCrunch") ask
+    for one fact per outlet: each outlet is searched with the words around its own mention.
+    """
+
+    tokens: tuple[str, ...]
+    source: str | None = None
+    dates: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedQuery:
     text: str
     tokens: tuple[str, ...]
     sources: tuple[str, ...] = ()  # outlets the question names
     dates: tuple[date, ...] = ()  # days the question names
+    focuses: tuple[Focus, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +105,23 @@ def parse_query(
     question: str, tokenizer: NewsTokenizer, known_sources: Sequence[str] = ()
 ) -> ParsedQuery:
     lowered = question.casefold()
-    named = []
+    mentions: list[tuple[int, int, str]] = []  # (start, end, source) of each named outlet
     for source in known_sources:
         for alias in _source_aliases(source):
-            if re.search(rf"(?<!\w){re.escape(alias.casefold())}(?!\w)", lowered):
-                named.append(source)
+            found = list(re.finditer(rf"(?<!\w){re.escape(alias.casefold())}(?!\w)", lowered))
+            if found:
+                mentions += [(m.start(), m.end(), source) for m in found]
                 break
+    mentions.sort()
+    named = list(dict.fromkeys(source for _, _, source in mentions))
+    tokens = tuple(tokenizer.tokens(question))
+    focuses = []
+    for source in named:
+        # The words from the previous outlet's mention to the next one's, around this one.
+        spots = [i for i, m in enumerate(mentions) if m[2] == source]
+        start = mentions[spots[0] - 1][1] if spots[0] > 0 else 0
+        end = mentions[spots[-1] + 1][0] if spots[-1] + 1 < len(mentions) else len(question)
+        focuses.append(Focus(tuple(tokenizer.tokens(question[start:end])), source=source))
     dates = []
     for m in _DATE_IN_QUESTION.finditer(question):
         month = _MONTH_BY_PREFIX[(m["m1"] or m["m2"]).lower()[:3]]
@@ -104,9 +129,9 @@ def parse_query(
             dates.append(date(int(m["y"]) if m["y"] else 1, month, int(m["d1"] or m["d2"])))
         except ValueError:
             continue
-    return ParsedQuery(
-        question, tuple(tokenizer.tokens(question)), tuple(dict.fromkeys(named)), tuple(dates)
-    )
+    if dates:
+        focuses.append(Focus(tokens, dates=tuple(dates)))
+    return ParsedQuery(question, tokens, tuple(named), tuple(dates), tuple(focuses))
 
 
 _FOLLOW_UP = re.compile(
@@ -178,7 +203,7 @@ class HybridRetriever:
 
     def _lists(
         self,
-        query: ParsedQuery,
+        tokens: Sequence[str],
         vector: np.ndarray | None,
         mask: np.ndarray | None,
         kind: str,
@@ -189,7 +214,7 @@ class HybridRetriever:
         t0 = time.perf_counter()
         if kind in ("bm25", "hybrid") and snap.lexical is not None:
             weights = None if mask is None else mask.astype(np.float32)
-            lexical = Ranked(*snap.lexical.search(query.tokens, n, weights))
+            lexical = Ranked(*snap.lexical.search(tokens, n, weights))
         t1 = time.perf_counter()
         if kind in ("dense", "hybrid") and vector is not None:
             dense = Ranked(*snap.dense.search(vector, n, mask))
@@ -217,17 +242,15 @@ class HybridRetriever:
             if filters.sources:
                 base &= snap.source_mask(filters.sources)
 
-        lexical, dense = self._lists(query, vector, base, kind, timings)
+        lexical, dense = self._lists(query.tokens, vector, base, kind, timings)
         # Narrowed lists for each outlet and day the question names.
         narrowed: list[tuple[Ranked | None, Ranked | None]] = []
-        focus_masks = [snap.source_mask([s]) for s in query.sources]
-        if query.dates:
-            focus_masks.append(self._day_mask(query.dates))
-        for focus in focus_masks:
+        for focus in query.focuses:
+            mask = snap.source_mask([focus.source]) if focus.source else self._day_mask(focus.dates)
             if base is not None:
-                focus = focus & base
-            if focus.any():
-                narrowed.append(self._lists(query, vector, focus, kind, timings))
+                mask &= base
+            if mask.any():
+                narrowed.append(self._lists(focus.tokens, vector, mask, kind, timings))
 
         t0 = time.perf_counter()
         lists: list[tuple[Sequence[int], float]] = []
