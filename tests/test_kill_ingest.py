@@ -1,0 +1,278 @@
+"""Crash safety: SIGKILL a real `newsbot ingest` mid-way, then reopen; leftover and stale
+index snapshots are ignored, cleaned and rebuilt."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import index.engine
+from index.config import EngineConfig
+from index.engine import Engine
+from index.segment import pack_passages
+from index.snapshot import CURRENT, current_name
+
+CITIES = ["Tokyo", "Seoul", "Paris", "Berlin", "Nairobi", "Lima", "Oslo", "Hanoi", "Cairo", "Quito"]
+TOPICS = ["rail strike", "port expansion", "water tariff", "school reform", "bridge repair"]
+CORPUS_SIZE = 300
+PRE_INGESTED = 5
+
+
+def _articles(n: int) -> list[dict]:
+    out = []
+    for i in range(n):
+        city, topic = CITIES[i % len(CITIES)], TOPICS[i % len(TOPICS)]
+        out.append(
+            {
+                "title": f"{city} {topic} update {i}",
+                "text": f"Officials in {city} announced plan {i} for the {topic} on Monday. "
+                f"The council said it would cost {100 + i} million dollars.",
+                "url": f"https://news.example/{i}",
+                "source": "Example Wire",
+                "published": f"2023-05-{1 + i % 28:02d}T08:00:00Z",
+            }
+        )
+    return out
+
+
+def _write_jsonl(path: Path, articles: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
+    return path
+
+
+def _count_articles_read_only(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _assert_store_consistent(db: Path, passage_words: int) -> int:
+    """Integrity, no orphan passages, every article complete; returns the article count."""
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM passages p LEFT JOIN articles a ON a.id = p.article_id "
+            "WHERE a.id IS NULL"
+        ).fetchone()[0]
+        assert orphans == 0
+        # No article was committed with only some of its passages.
+        for body, stored in conn.execute(
+            "SELECT a.body, COUNT(p.id) FROM articles a LEFT JOIN passages p "
+            "ON p.article_id = a.id GROUP BY a.id"
+        ):
+            assert stored == len(pack_passages(body, passage_words))
+        duplicates = conn.execute(
+            "SELECT url FROM articles GROUP BY url HAVING COUNT(*) > 1"
+        ).fetchall()
+        assert duplicates == []
+        return conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _assert_snapshot_matches_store(engine: Engine) -> None:
+    snap = engine.snapshot()
+    assert snap.epoch == engine.store.epoch()
+    ids = snap.passage_ids.tolist()
+    assert len(ids) == engine.store.counts()[1]
+    assert len(engine.store.passages(ids)) == len(ids)  # every indexed passage exists
+
+
+def test_sigkill_mid_ingest_leaves_a_consistent_store_that_ingest_completes(tmp_path, encoder):
+    data = tmp_path / "data"
+    config = EngineConfig(data_dir=data)
+    articles = _articles(CORPUS_SIZE)
+    corpus = _write_jsonl(tmp_path / "corpus.jsonl", articles)
+
+    # A first, completed ingest, so the kill also leaves an older published snapshot behind.
+    with Engine(config, encoder) as engine:
+        engine.ingest_paths([_write_jsonl(tmp_path / "pre.jsonl", articles[:PRE_INGESTED])])
+        first_snapshot = engine.snapshot().name
+    db = config.db_path
+    assert _count_articles_read_only(db) == PRE_INGESTED
+
+    env = {
+        **os.environ,
+        "NEWSBOT_DATA_DIR": str(data),
+        "NEWSBOT_LOG_LEVEL": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    log = (tmp_path / "ingest.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "ingest", str(corpus)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        seen = PRE_INGESTED
+        while seen <= PRE_INGESTED:  # wait for the child's first committed batch
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"ingest exited ({proc.returncode}) before it could be killed:\n"
+                    + (tmp_path / "ingest.log").read_text()
+                )
+            assert time.monotonic() < deadline, "the child committed nothing in time"
+            time.sleep(0.05)
+            seen = _count_articles_read_only(db)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+    committed = _assert_store_consistent(db, config.passage_words)
+    assert PRE_INGESTED < committed < CORPUS_SIZE, "killed mid-ingest"
+    assert current_name(config.index_dir) == first_snapshot  # never published by the child
+
+    with Engine(config, encoder) as engine:
+        # Reopening rebuilds the stale snapshot from the store.
+        assert engine.store.epoch() > 1
+        _assert_snapshot_matches_store(engine)
+        assert len(engine.snapshot()) == committed
+
+        answer = engine.quote_answer("What did officials in Oslo announce for the rail strike?")
+        assert answer.passages
+        ids = [rp.passage.id for rp in answer.passages]
+        assert len(engine.store.passages(ids)) == len(ids)
+        for rp in answer.passages:
+            assert engine.article(rp.article.id) is not None
+
+        report = engine.ingest_paths([corpus])
+        assert report.skipped == []
+        assert report.added == CORPUS_SIZE - committed
+        assert report.unchanged == committed
+        _assert_snapshot_matches_store(engine)
+
+    assert _assert_store_consistent(db, config.passage_words) == CORPUS_SIZE
+    conn = sqlite3.connect(db)
+    try:
+        urls = [r[0] for r in conn.execute("SELECT url FROM articles ORDER BY url")]
+    finally:
+        conn.close()
+    assert urls == sorted(a["url"] for a in articles)  # every article exactly once
+
+
+# --- snapshots left behind by a crash --------------------------------------------------------
+
+ARTICLE = {
+    "title": "Port strike ends in Rotterdam",
+    "text": "Dock workers in Rotterdam ended a three-day strike on Friday. "
+    "The union said wages will rise by 4 percent next year.",
+    "url": "https://news.example/port",
+}
+OTHER = {
+    "title": "Library opens in Turku",
+    "text": "A new city library opened in Turku with room for 200,000 books.",
+    "url": "https://news.example/library",
+}
+
+
+def _gen_dirs(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in index_dir.iterdir() if p.name.startswith("gen-"))
+
+
+def _leave_half_written_snapshot(index_dir: Path) -> Path:
+    """What a build killed before its rename leaves: a partial gen-* dir and a temp CURRENT."""
+    leftover = index_dir / "gen-00000099-deadbeef"
+    leftover.mkdir()
+    (leftover / "vectors.npy").write_bytes(b"\x93NUMPY partial")
+    (index_dir / f"{CURRENT}.0badf00d.tmp").write_text(leftover.name)
+    return leftover
+
+
+def test_a_half_written_snapshot_is_ignored_then_cleaned(engine_factory, tmp_path):
+    data = tmp_path / "data"
+    engine = engine_factory(data)
+    engine.ingest_paths([_write_jsonl(tmp_path / "a.jsonl", [ARTICLE])])
+    published = engine.snapshot().name
+    engine.close()
+    index_dir = data / "index"
+    leftover = _leave_half_written_snapshot(index_dir)
+
+    reopened = engine_factory(data)
+    assert reopened.snapshot().name == published  # CURRENT wins; the leftover is not read
+    _assert_snapshot_matches_store(reopened)
+    answer = reopened.quote_answer("When did the Rotterdam dock strike end?")
+    assert not answer.abstained and "Rotterdam" in answer.quotes[0].text
+
+    # The next build removes what the crashed one left.
+    reopened.ingest_paths([_write_jsonl(tmp_path / "b.jsonl", [OTHER])])
+    assert not leftover.exists()
+    assert not list(index_dir.glob(f"{CURRENT}.*.tmp"))
+    assert _gen_dirs(index_dir) == [current_name(index_dir)]
+    _assert_snapshot_matches_store(reopened)
+
+
+def test_a_first_build_killed_before_publishing_is_rebuilt_on_open(engine_factory, tmp_path):
+    data = tmp_path / "data"
+    engine = engine_factory(data)
+    engine.ingest_paths([_write_jsonl(tmp_path / "a.jsonl", [ARTICLE])])
+    engine.close()
+    index_dir = data / "index"
+    (index_dir / CURRENT).unlink()  # the crash came before any CURRENT existed
+    leftover = _leave_half_written_snapshot(index_dir)
+
+    reopened = engine_factory(data)
+    _assert_snapshot_matches_store(reopened)
+    assert len(reopened.snapshot()) == 1
+    assert not leftover.exists()
+    assert _gen_dirs(index_dir) == [current_name(index_dir)]
+
+
+def test_current_naming_a_missing_directory_is_rebuilt(engine_factory, tmp_path):
+    data = tmp_path / "data"
+    engine = engine_factory(data)
+    engine.ingest_paths([_write_jsonl(tmp_path / "a.jsonl", [ARTICLE])])
+    engine.close()
+    (data / "index" / CURRENT).write_text("gen-00000001-gone0000")
+
+    reopened = engine_factory(data)
+    _assert_snapshot_matches_store(reopened)
+    assert (data / "index" / reopened.snapshot().name).is_dir()
+
+
+def test_a_stale_snapshot_is_rebuilt_on_open(engine_factory, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    engine = engine_factory(data)
+    engine.ingest_paths([_write_jsonl(tmp_path / "a.jsonl", [ARTICLE])])
+    stale = engine.snapshot()
+    assert stale.epoch == engine.store.epoch() == 1
+
+    # Killed between the store commit and the snapshot publish.
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed before publishing")
+
+    monkeypatch.setattr(index.engine, "build_snapshot", killed)
+    with pytest.raises(KeyboardInterrupt):
+        engine.ingest_paths([_write_jsonl(tmp_path / "b.jsonl", [OTHER])])
+    monkeypatch.undo()
+    assert engine.store.epoch() == 2
+    assert current_name(data / "index") == stale.name
+    engine.close()
+
+    reopened = engine_factory(data)
+    snap = reopened.snapshot()
+    assert snap.name != stale.name and snap.epoch == 2
+    _assert_snapshot_matches_store(reopened)
+    assert len(snap) == 2 and np.all(np.isin(stale.passage_ids, snap.passage_ids))
+    assert reopened.search("library books")[0].article.title == OTHER["title"]
+    assert _gen_dirs(data / "index") == [snap.name]

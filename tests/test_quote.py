@@ -1,0 +1,104 @@
+"""Question kinds, the answering words inside a sentence, and answer confidence.
+
+Choosing and slicing quotes is tested end to end through the Engine (test_engine.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.quote import answer_confidence, classify_question, find_answer_words
+
+SHANGRI = (
+    "Defense ministers from Japan and South Korea are separately arranging to meet on the "
+    "sidelines of the IISS Shangri-La Dialogue to be held in Singapore from June 2 to 4, in "
+    "what would be the first such meeting since November 2019."
+)
+MATSUNO = (
+    "The Japanese government’s top spokesman, Hirokazu Matsuno, said no decision has been "
+    "made yet on the planned agreement, without elaborating."
+)
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("When is the Shangri-La Dialogue?", "when"),
+        ("What date is the summit?", "when"),
+        ("what year did the talks start?", "when"),
+        ("And when is it?", "when"),
+        ("Since when is he minister?", "when"),
+        ("Where will the summit be held?", "where"),
+        ("and where is it held?", "where"),
+        ("Who is the Japanese government's top spokesman?", "who"),
+        ("Whose radar systems are linked?", "who"),
+        ("How many countries are in talks?", "how_many"),
+        ("How much did the bridge cost?", "how_much"),
+        ("Which country hosts the dialogue?", "which"),
+        ("What is the price of bitcoin?", "which"),
+        ("Is the deal done?", "yes_no"),
+        ("Did Japan agree?", "yes_no"),
+        ("Tell me about Japan", "other"),
+    ],
+)
+def test_classify_question(question, kind):
+    assert classify_question(question) == kind
+
+
+def _answer(sentence: str, kind, question: str) -> str | None:
+    span = find_answer_words(sentence, kind, question)
+    return None if span is None else sentence[span.start : span.end]
+
+
+@pytest.mark.parametrize(
+    "sentence, kind, question, expected",
+    [
+        (SHANGRI, "when", "When is the Shangri-La Dialogue?", "from June 2 to 4"),
+        ("The vote took place on November 18, 2023.", "when", "When?", "November 18, 2023"),
+        ("The vote took place on Nov. 18, 2023 in Paris.", "when", "When?", "Nov. 18, 2023"),
+        ("The meeting was held on 4 June 2023.", "when", "When?", "4 June 2023"),
+        ("Kishida met Yoon in Seoul on Sunday.", "when", "When did they meet?", "on Sunday"),
+        ("The talks began in 2019.", "when", "When did the talks begin?", "in 2019"),
+        ("The report comes out in late March.", "when", "When?", "late March"),
+        ("Nothing dated is said here.", "when", "When?", None),
+        (MATSUNO, "who", "Who is the Japanese government's top spokesman?", "Hirokazu Matsuno"),
+        (
+            "On Sunday, Prime Minister Fumio Kishida met President Yoon.",
+            "who",
+            "Who met Yoon?",
+            "Prime Minister Fumio Kishida",
+        ),
+        ("nobody is named in lower case text.", "who", "Who?", None),
+        (
+            "A spokesman said the three countries have been in talks.",
+            "how_many",
+            "How many countries are in talks?",
+            "three countries",
+        ),
+        (
+            "Police arrested 1,200 people in 2023.",
+            "how_many",
+            "How many people were arrested?",
+            "1,200 people",
+        ),
+        ("The deal is worth $4.5 billion.", "how_much", "How much is it worth?", "$4.5 billion"),
+        (
+            "The summit will be held in Singapore in early June.",
+            "where",
+            "Where will the summit be held?",
+            "Singapore",
+        ),
+        ("Kishida met Yoon in Seoul on Sunday.", "where", "Where did they meet?", "Seoul"),
+        # A place the question already names is not the answer.
+        ("They met in Seoul on Sunday.", "where", "Where in Seoul did they meet?", None),
+    ],
+)
+def test_find_answer_words(sentence, kind, question, expected):
+    assert _answer(sentence, kind, question) == expected
+
+
+def test_answer_confidence_rises_with_similarity_and_coverage():
+    low = answer_confidence(0.1, 0.0).value
+    mid = answer_confidence(0.5, 0.5).value
+    high = answer_confidence(0.8, 1.0).value
+    assert 0 < low < mid < high < 1
+    assert answer_confidence(0.1, 0.0).value < 0.5 < answer_confidence(0.8, 1.0).value
