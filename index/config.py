@@ -34,6 +34,12 @@ class EngineConfig:
     # Optional preference for newer articles: half-life in days, 0 disables.
     recency_half_life_days: float = 0.0
     max_file_bytes: int = 20_000_000
+    # Where the search index lives: "local" (files next to the store) or "milvus".
+    backend: str = "local"
+    milvus_uri: str | None = None
+    milvus_token: str | None = None
+    milvus_database: str | None = None
+    milvus_collection: str = "newsbot_passages"
 
     @property
     def db_path(self) -> Path:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from index import __version__
+from index.backends import open_backend
 from index.config import EngineConfig
 from index.dense import Encoder
 from index.errors import IngestError
@@ -32,9 +33,8 @@ from index.quote import (
     select_quotes,
     sentence_units,
 )
-from index.retrieve import Filters, HybridRetriever, RetrieverKind, follow_up_text, parse_query
+from index.retrieve import Filters, RetrieverKind, follow_up_text, parse_query
 from index.segment import pack_passages
-from index.snapshot import IndexSnapshot, build_snapshot, current_name, load_snapshot
 from index.sources import read_sources
 from index.store import ArticleWrite, NewPassage, Store
 from index.tokenize import NewsTokenizer
@@ -80,12 +80,12 @@ class Engine:
         self.store = Store(config.db_path)
         self.encoder = encoder or Encoder(config.model, config.embed_batch_size)
         self.tokenizer = NewsTokenizer(stem=config.stemming)
-        self._snapshot: IndexSnapshot | None = None
-        self._snapshot_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
-        self._refresh_snapshot()
+        self.backend = open_backend(config)
+        self.backend.sync(self.store)
 
     def close(self) -> None:
+        self.backend.close()
         self.store.close()
 
     def __enter__(self) -> Engine:
@@ -93,42 +93,6 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- index snapshots ---------------------------------------------------------------
-
-    def _refresh_snapshot(self) -> None:
-        """Load the published snapshot; rebuild it when the store has moved on (a crash
-        between commit and publish, or another process's ingest)."""
-        snapshot = load_snapshot(self.config.index_dir)
-        if snapshot is None or snapshot.epoch != self.store.epoch():
-            snapshot = self._build_snapshot()
-        self._snapshot = snapshot
-
-    def _build_snapshot(self) -> IndexSnapshot:
-        return build_snapshot(
-            self.store,
-            self.config.index_dir,
-            dimension=self._dimension(),
-            k1=self.config.bm25_k1,
-            b=self.config.bm25_b,
-        )
-
-    def _dimension(self) -> int:
-        stored = self.store.get_meta("dimension")
-        return int(stored) if stored else 384
-
-    def snapshot(self) -> IndexSnapshot:
-        """The newest complete snapshot; picks up one published by another process."""
-        current = self._snapshot
-        name = current_name(self.config.index_dir)
-        if current is None or (name is not None and name != current.name):
-            with self._snapshot_lock:
-                if self._snapshot is None or self._snapshot.name != name:
-                    loaded = load_snapshot(self.config.index_dir)
-                    if loaded is not None:
-                        self._snapshot = loaded
-        assert self._snapshot is not None
-        return self._snapshot
 
     # -- ingest ------------------------------------------------------------------------
 
@@ -150,16 +114,14 @@ class Engine:
         batch_articles: int = 32,
     ) -> IngestReport:
         """Store new and changed articles in batches of one transaction each, embedding only
-        what changed, then publish a new snapshot. Queries keep the old one meanwhile."""
+        what changed, then bring the index up to date. Queries keep the old index meanwhile."""
         report = IngestReport()
         with self._ingest_lock:
             wrote = False
             for batch in _chunks(items, batch_articles):
                 wrote |= self._ingest_batch(batch, report, progress)
             if wrote:
-                snapshot = self._build_snapshot()
-                with self._snapshot_lock:
-                    self._snapshot = snapshot
+                self.backend.sync(self.store)
         return report
 
     def _ingest_batch(
@@ -265,8 +227,7 @@ class Engine:
         cfg = self.config
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
-        snap = self.snapshot()
-        if len(snap) == 0:
+        if self.backend.indexed_count() == 0:
             return Answer(
                 question, (), (), {"total": 0.0}, id=qid, abstained=True, reason="empty_index"
             )
@@ -275,19 +236,17 @@ class Engine:
         t0 = time.perf_counter()
         vector = self.encoder.encode([search_text])[0]
         timings["embed"] = (time.perf_counter() - t0) * 1000
-        parsed = parse_query(search_text, self.tokenizer, snap.sources)
-        retrieval = self._retriever(snap).retrieve(
-            parsed, vector, k=cfg.top_k, filters=filters, kind=retriever
-        )
-        timings.update(retrieval.timings_ms)
+        parsed = parse_query(search_text, self.tokenizer, self.backend.known_sources())
+        hits = self.backend.search(parsed, vector, k=cfg.top_k, filters=filters, kind=retriever)
+        timings.update(hits.timings_ms)
 
         t0 = time.perf_counter()
-        retrieved = self._load_passages(snap, retrieval.rows, retrieval.scores)
+        retrieved = self._load_passages(hits.passage_ids, hits.scores)
         timings["load"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
         kind = classify_question(question)
-        idf = snap.lexical.idf if snap.lexical else (lambda tokens: dict.fromkeys(tokens, 1.0))
+        idf = self.backend.idf
         units = sentence_units(retrieved, self.tokenizer, kind, question)
         ranked = rank_sentences(units, self.tokenizer.tokens(question), idf)
         focus_ranked = [
@@ -299,7 +258,7 @@ class Engine:
             for f in parsed.focuses
             if f.source
         ]
-        max_cos = max(retrieval.dense_scores.values(), default=0.0)
+        max_cos = max(hits.dense_scores.values(), default=0.0)
         confidence = answer_confidence(max_cos, ranked[0].coverage if ranked else 0.0)
         quotes: tuple[Quote, ...] = ()
         if confidence.value >= cfg.abstain_threshold:
@@ -326,21 +285,7 @@ class Engine:
             question, quotes, tuple(retrieved), timings, id=qid, confidence=confidence.value
         )
 
-    def _retriever(self, snap: IndexSnapshot) -> HybridRetriever:
-        cfg = self.config
-        return HybridRetriever(
-            snap,
-            lexical_weight=cfg.lexical_weight,
-            dense_weight=cfg.dense_weight,
-            rrf_k=cfg.rrf_k,
-            candidates=cfg.candidates,
-            recency_half_life_days=cfg.recency_half_life_days,
-        )
-
-    def _load_passages(
-        self, snap: IndexSnapshot, rows: Sequence[int], scores: Sequence[float]
-    ) -> list[RetrievedPassage]:
-        ids = [int(snap.passage_ids[r]) for r in rows]
+    def _load_passages(self, ids: Sequence[int], scores: Sequence[float]) -> list[RetrievedPassage]:
         passages = self.store.passages(ids)
         articles = self.store.articles(p.article_id for p in passages.values())
         out = []
@@ -354,14 +299,13 @@ class Engine:
         self, query: str, *, limit: int = 10, filters: Filters | None = None
     ) -> list[RetrievedPassage]:
         """Articles matching ``query``, each with its best passage, best first."""
-        snap = self.snapshot()
-        if len(snap) == 0:
+        if self.backend.indexed_count() == 0:
             return []
         vector = self.encoder.encode([query])[0]
-        parsed = parse_query(query, self.tokenizer, snap.sources)
-        retrieval = self._retriever(snap).retrieve(parsed, vector, k=limit * 5, filters=filters)
+        parsed = parse_query(query, self.tokenizer, self.backend.known_sources())
+        hits = self.backend.search(parsed, vector, k=limit * 5, filters=filters)
         best: dict[str, RetrievedPassage] = {}
-        for rp in self._load_passages(snap, retrieval.rows, retrieval.scores):
+        for rp in self._load_passages(hits.passage_ids, hits.scores):
             best.setdefault(rp.article.id, rp)
         return list(best.values())[:limit]
 
@@ -382,7 +326,7 @@ class Engine:
         return IndexStats(
             articles=articles,
             passages=passages,
-            indexed_passages=len(self.snapshot()),
+            indexed_passages=self.backend.indexed_count(),
             sources=len(self.store.sources()),
             newest=self.store.newest(),
             last_ingest=datetime.fromisoformat(last) if last else None,

@@ -1,0 +1,17 @@
+"""Backends behind the engine's storage/retrieval seam; ``NEWSBOT_BACKEND`` picks one."""
+
+from __future__ import annotations
+
+from index.backends.base import Backend, SearchHits
+from index.backends.local import LocalBackend
+from index.config import EngineConfig
+from index.errors import NewsbotError
+
+
+def open_backend(config: EngineConfig) -> Backend:
+    if config.backend == "local":
+        return LocalBackend(config)
+    raise NewsbotError(f"unknown backend {config.backend!r} (NEWSBOT_BACKEND): use 'local'")
+
+
+__all__ = ["Backend", "LocalBackend", "SearchHits", "open_backend"]

@@ -1,0 +1,93 @@
+"""The default backend: bm25s + a memory-mapped vector file, as atomically published snapshots."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from index.backends.base import SearchHits
+from index.config import EngineConfig
+from index.retrieve import Filters, HybridRetriever, ParsedQuery, RetrieverKind
+from index.snapshot import IndexSnapshot, build_snapshot, current_name, load_snapshot
+from index.store import Store
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._snapshot: IndexSnapshot | None = None
+        self._lock = threading.Lock()
+
+    def sync(self, store: Store) -> None:
+        """Load the published snapshot, rebuilding it when the store has moved on (a crash
+        between commit and publish, or an ingest that just committed)."""
+        snapshot = self._snapshot or load_snapshot(self.config.index_dir)
+        if snapshot is None or snapshot.epoch != store.epoch():
+            stored = store.get_meta("dimension")
+            snapshot = build_snapshot(
+                store,
+                self.config.index_dir,
+                dimension=int(stored) if stored else 384,
+                k1=self.config.bm25_k1,
+                b=self.config.bm25_b,
+            )
+        with self._lock:
+            self._snapshot = snapshot
+
+    def snapshot(self) -> IndexSnapshot:
+        """The newest complete snapshot; picks up one published by another process."""
+        current = self._snapshot
+        name = current_name(self.config.index_dir)
+        if current is None or (name is not None and name != current.name):
+            with self._lock:
+                if self._snapshot is None or self._snapshot.name != name:
+                    loaded = load_snapshot(self.config.index_dir)
+                    if loaded is not None:
+                        self._snapshot = loaded
+        if self._snapshot is None:
+            raise RuntimeError("the local index has not been synced with the store")
+        return self._snapshot
+
+    def search(
+        self,
+        query: ParsedQuery,
+        vector: np.ndarray,
+        *,
+        k: int,
+        filters: Filters | None = None,
+        kind: RetrieverKind = "hybrid",
+    ) -> SearchHits:
+        snap = self.snapshot()
+        cfg = self.config
+        retrieval = HybridRetriever(
+            snap,
+            lexical_weight=cfg.lexical_weight,
+            dense_weight=cfg.dense_weight,
+            rrf_k=cfg.rrf_k,
+            candidates=cfg.candidates,
+            recency_half_life_days=cfg.recency_half_life_days,
+        ).retrieve(query, vector, k=k, filters=filters, kind=kind)
+        ids = snap.passage_ids
+        return SearchHits(
+            [int(ids[r]) for r in retrieval.rows],
+            retrieval.scores,
+            {int(ids[r]): s for r, s in retrieval.dense_scores.items()},
+            retrieval.timings_ms,
+        )
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        lexical = self.snapshot().lexical
+        return lexical.idf(tokens) if lexical else dict.fromkeys(tokens, 1.0)
+
+    def indexed_count(self) -> int:
+        return len(self.snapshot())
+
+    def known_sources(self) -> Sequence[str]:
+        return self.snapshot().sources
+
+    def close(self) -> None:
+        self._snapshot = None
