@@ -20,6 +20,7 @@ from bot.discord.cli import register as register_discord_commands
 from bot.eval_cli import eval_command
 from bot.feeds_cli import ingest_items
 from bot.feeds_cli import register as register_feed_commands
+from bot.ops_cli import register as register_ops_commands
 from bot.settings import Settings
 from bot.terminal import answer_markup, format_date, headline_markup
 from index.engine import Engine, IngestReport
@@ -232,6 +233,7 @@ def config(ctx: typer.Context) -> None:
 app.command("eval")(eval_command)
 register_discord_commands(app)  # serve, sync-commands
 register_feed_commands(app)  # feeds add/list/remove, watch
+register_ops_commands(app)  # healthcheck, backup, restore
 
 
 def main() -> None:
