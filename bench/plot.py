@@ -29,6 +29,7 @@ def plot_scale(results: dict, path: Path) -> None:
     for label, key, style in [
         ("newsbot quote_answer p50", ("query", "total_ms", "p50"), "o-"),
         ("newsbot quote_answer p95", ("query", "total_ms", "p95"), "s-"),
+        ("newsbot quote_answer CPU p50", ("query", "process_cpu_ms", "p50"), "D-"),
         ("newsbot lexical stage p50", ("query", "stages_ms", "lexical", "p50"), "^:"),
         ("newsbot dense stage p50", ("query", "stages_ms", "dense", "p50"), "v:"),
         ("rank-bm25 scoring p50", ("rankbm25", "query_ms", "p50"), "o--"),

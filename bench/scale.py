@@ -83,17 +83,17 @@ def worker_query(spec: CorpusSpec, n_queries: int) -> dict:
 
     config = EngineConfig(data_dir=spec.data_dir)
     memory = {"start": proc_status_mb()}
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     engine = Engine(config, Encoder(config.model, config.embed_batch_size))
-    open_s = time.perf_counter() - t0
+    open_s, open_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     memory["after_open"] = proc_status_mb()
     t0 = time.perf_counter()
     again = load_snapshot(config.index_dir)
     reload_s = time.perf_counter() - t0
     del again
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     engine.encoder.encode(["warm up the model"])
-    model_s = time.perf_counter() - t0
+    model_s, model_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     memory["after_load"] = proc_status_mb()
 
     texts = questions(n_queries + WARMUP_QUESTIONS)
@@ -116,6 +116,27 @@ def worker_query(spec: CorpusSpec, n_queries: int) -> dict:
         )
     memory["after_queries"] = proc_status_mb()
     memory["peak_rss"] = peak_rss_mb()
+
+    # Process CPU time of the three heavy stages called directly, on the same questions:
+    # unlike wall time, barely moved by other processes competing for the cores.
+    from index.retrieve import parse_query
+
+    backend = getattr(engine, "backend", None)  # the local backend owns the snapshot
+    snap = backend.snapshot() if backend is not None else engine.snapshot()
+    stage_cpu: dict[str, list[float]] = {"embed": [], "lexical": [], "dense": []}
+    for q in texts[WARMUP_QUESTIONS:]:
+        c0 = time.process_time()
+        vector = engine.encoder.encode([q])[0]
+        c1 = time.process_time()
+        tokens = parse_query(q, engine.tokenizer, snap.sources).tokens
+        c2 = time.process_time()
+        snap.lexical.search(tokens, config.candidates)
+        c3 = time.process_time()
+        snap.dense.search(vector, config.candidates)
+        c4 = time.process_time()
+        stage_cpu["embed"].append((c1 - c0) * 1000)
+        stage_cpu["lexical"].append((c3 - c2) * 1000)
+        stage_cpu["dense"].append((c4 - c3) * 1000)
     engine.close()
 
     stages = {}
@@ -131,12 +152,16 @@ def worker_query(spec: CorpusSpec, n_queries: int) -> dict:
     return {
         "questions": len(records),
         "engine_open_s": open_s,
+        "engine_open_cpu_s": open_cpu_s,
+        "model_first_load_cpu_s": model_cpu_s,
         "load_snapshot_again_s": reload_s,
         "model_first_load_s": model_s,
         "memory_mb": memory,
         "total_ms": summarize([r["timings_ms"]["total"] for r in records]),
         "wall_ms": summarize([r["wall_ms"] for r in records]),
         "process_cpu_ms": summarize([r["cpu_ms"] for r in records]),
+        "stage_process_cpu_ms": {k: summarize(v) for k, v in stage_cpu.items()},
+        "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
         "loadavg_before_after": [load_before, os.getloadavg()],
         "stages_ms": stages,
         "abstained": sum(r["abstained"] for r in records) / max(len(records), 1),
@@ -199,7 +224,8 @@ def worker_rankbm25(spec: CorpusSpec, n_queries: int) -> dict:
 
 def worker_ingest(target_passages: int, repeats: int) -> dict:
     """Engine.ingest of real articles vs Encoder.encode of the same passage texts."""
-    import index.engine as engine_module
+    import importlib
+
     from index.config import EngineConfig
     from index.dense import Encoder
     from index.engine import Engine, dense_text
@@ -227,7 +253,13 @@ def worker_ingest(target_passages: int, repeats: int) -> dict:
         def tokens(self, text):
             return timed("tokenize", super().tokens)(text)
 
-    engine_module.build_snapshot = timed("snapshot", engine_module.build_snapshot)
+    for name in ("index.backends.local", "index.engine"):  # wherever the engine builds
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "build_snapshot"):
+            module.build_snapshot = timed("snapshot", module.build_snapshot)
 
     articles, texts = [], []
     for article in real_articles():
@@ -300,8 +332,13 @@ def wait_quiet() -> dict:
     return {"waited_s": round(time.monotonic() - t0, 1), "loadavg_1m_at_start": load}
 
 
-def run_worker(name: str, args: dict) -> dict:
-    """Run one worker in a fresh interpreter; its JSON result comes back through a file."""
+def run_worker(name: str, args: dict, threads: int | None = None) -> dict:
+    """Run one worker in a fresh interpreter; its JSON result comes back through a file.
+    ``threads`` caps the BLAS / OpenMP (torch) thread pools of that process."""
+    env = dict(os.environ)
+    if threads:
+        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[key] = str(threads)
     quiet = wait_quiet()
     if quiet["waited_s"]:
         log(f"waited {quiet['waited_s']} s for load {quiet['loadavg_1m_at_start']:.2f}")
@@ -315,6 +352,7 @@ def run_worker(name: str, args: dict) -> dict:
                 *("--worker", name, "--worker-args", json.dumps(args), "--worker-out", str(out)),
             ],
             check=True,
+            env=env,
         )
         return {**json.loads(out.read_text()), "quiet": quiet}
     finally:
@@ -382,6 +420,40 @@ def print_tables(results: dict) -> None:
         t.add_row(*row)
     console.print(t)
 
+    t = Table(
+        title="CPU time per question (process_time, ms, p50 / p95): robust to other processes "
+        "competing for the cores, unlike the wall times above"
+    )
+    for col in (
+        "passages",
+        "threads",
+        "load avg (1m)",
+        "quote_answer",
+        "embed",
+        "lexical",
+        "dense",
+    ):
+        t.add_column(col, justify="right")
+    for r in runs:
+        q = r.get("query") or {}
+        if not q:
+            continue
+
+        def pair(*keys, q=q):
+            return f"{_fmt(_get(q, *keys, 'p50'))} / {_fmt(_get(q, *keys, 'p95'))}"
+
+        loads = q.get("loadavg_before_after") or [[None], [None]]
+        t.add_row(
+            f"{r['size']:,}",
+            str(_get(q, "threads", "OMP_NUM_THREADS") or "default"),
+            f"{_fmt(loads[0][0])} -> {_fmt(loads[1][0])}",
+            pair("process_cpu_ms"),
+            pair("stage_process_cpu_ms", "embed"),
+            pair("stage_process_cpu_ms", "lexical"),
+            pair("stage_process_cpu_ms", "dense"),
+        )
+    console.print(t)
+
     t = Table(title="index build, load and memory (MiB; VmRSS = anon + file-backed mapped index)")
     for col in (
         "passages",
@@ -414,9 +486,9 @@ def print_tables(results: dict) -> None:
             _fmt(b.get("generate_s")),
             _fmt(b.get("build_snapshot_s")),
             _fmt(b.get("build_peak_rss_mb"), 0),
-            _fmt(q.get("engine_open_s"), 2),
+            f"{_fmt(q.get('engine_open_s'), 2)} ({_fmt(q.get('engine_open_cpu_s'), 2)} cpu)",
             _fmt(q.get("load_snapshot_again_s"), 2),
-            _fmt(q.get("model_first_load_s"), 2),
+            f"{_fmt(q.get('model_first_load_s'), 2)} ({_fmt(q.get('model_first_load_cpu_s'), 2)} cpu)",
             rss("after_load"),
             rss("after_queries"),
             _fmt(_get(q, "memory_mb", "peak_rss"), 0),
@@ -508,14 +580,20 @@ def check_targets(results: dict) -> dict[str, str]:
     return out
 
 
+def output_paths(tag: str) -> tuple[Path, Path]:
+    stem = f"scale-{tag}" if tag else "scale"
+    return RESULTS_DIR / f"{stem}.json", RESULTS_DIR / f"{stem}.png"
+
+
 def finish(results: dict) -> None:
     results["targets_check"] = check_targets(results) if results["sizes"] else {}
+    json_path, png_path = output_paths(results["settings"]["tag"])
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "scale.json").write_text(json.dumps(results, indent=2))
+    json_path.write_text(json.dumps(results, indent=2))
     if results["sizes"]:
         from plot import plot_scale
 
-        plot_scale(results, RESULTS_DIR / "scale.png")
+        plot_scale(results, png_path)
 
 
 def main() -> None:
@@ -538,6 +616,18 @@ def main() -> None:
     parser.add_argument("--ingest-passages", type=int, default=2000)
     parser.add_argument("--ingest-repeats", type=int, default=3)
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="cap BLAS/OpenMP threads of the question-answering processes (0: library defaults)",
+    )
+    parser.add_argument("--tag", default="", help="write scale-TAG.json / .png instead")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other sizes (and ingest) of the existing scale.json, replace these",
+    )
     parser.add_argument(
         "--quiet-load",
         type=float,
@@ -578,6 +668,14 @@ def main() -> None:
         "sizes": [],
     }
 
+    previous = output_paths(args.tag)[0]
+    if args.merge and previous.exists():
+        before = json.loads(previous.read_text())
+        results["sizes"] = [r for r in before.get("sizes", []) if r["size"] not in sizes]
+        if "ingest" in before:
+            results["ingest"] = before["ingest"]
+        results["notes"].append(f"merged with results of {before.get('created')}")
+
     if not args.skip_ingest:
         log(f"ingest: ~{args.ingest_passages} real passages, {args.ingest_repeats} repeats")
         results["ingest"] = run_worker(
@@ -593,7 +691,7 @@ def main() -> None:
         results["sizes"].append(run)
         log(f"{size:,}: {args.queries} questions through quote_answer")
         run["query"] = run_worker(
-            "query", {"size": size, "vectors": vectors, "queries": args.queries}
+            "query", {"size": size, "vectors": vectors, "queries": args.queries}, args.threads
         )
         log(f"{size:,}: p50 {run['query']['total_ms']['p50']:.1f} ms")
         finish(results)
@@ -619,7 +717,9 @@ def main() -> None:
                 }
             else:
                 log(f"{size:,}: rank-bm25 on {n} questions (~{estimate:,.0f} MiB expected)")
-                rb = run_worker("rankbm25", {"size": size, "vectors": vectors, "queries": n})
+                rb = run_worker(
+                    "rankbm25", {"size": size, "vectors": vectors, "queries": n}, args.threads
+                )
                 ours = run["query"]["per_question"][: rb["questions"]]
                 rb["newsbot_same_questions_ms"] = {
                     "total": summarize([x["total"] for x in ours]),
@@ -636,7 +736,7 @@ def main() -> None:
         finish(results)
 
     print_tables(results)
-    print(f"\nwrote {RESULTS_DIR / 'scale.json'} and {RESULTS_DIR / 'scale.png'}")
+    print("\nwrote {} and {}".format(*output_paths(args.tag)))
 
 
 if __name__ == "__main__":
