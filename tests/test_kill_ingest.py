@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.engine
 from index.config import EngineConfig
 from index.engine import Engine
 from index.segment import pack_passages
-from index.snapshot import CURRENT, current_name
+from index.snapshot import CURRENT, IndexSnapshot, current_name, load_snapshot
 
 CITIES = ["Tokyo", "Seoul", "Paris", "Berlin", "Nairobi", "Lima", "Oslo", "Hanoi", "Cairo", "Quito"]
 TOPICS = ["rail strike", "port expansion", "water tariff", "school reform", "bridge repair"]
@@ -83,12 +83,16 @@ def _assert_store_consistent(db: Path, passage_words: int) -> int:
         conn.close()
 
 
-def _assert_snapshot_matches_store(engine: Engine) -> None:
-    snap = engine.snapshot()
+def _assert_snapshot_matches_store(engine: Engine) -> IndexSnapshot:
+    """The published snapshot is of the store's epoch, indexes every passage, and the engine
+    serves it."""
+    snap = load_snapshot(engine.config.index_dir)
+    assert snap is not None
     assert snap.epoch == engine.store.epoch()
     ids = snap.passage_ids.tolist()
-    assert len(ids) == engine.store.counts()[1]
+    assert len(ids) == engine.store.counts()[1] == engine.stats().indexed_passages
     assert len(engine.store.passages(ids)) == len(ids)  # every indexed passage exists
+    return snap
 
 
 def test_sigkill_mid_ingest_leaves_a_consistent_store_that_ingest_completes(tmp_path, encoder):
@@ -100,7 +104,7 @@ def test_sigkill_mid_ingest_leaves_a_consistent_store_that_ingest_completes(tmp_
     # A first, completed ingest, so the kill also leaves an older published snapshot behind.
     with Engine(config, encoder) as engine:
         engine.ingest_paths([_write_jsonl(tmp_path / "pre.jsonl", articles[:PRE_INGESTED])])
-        first_snapshot = engine.snapshot().name
+        first_snapshot = current_name(config.index_dir)
     db = config.db_path
     assert _count_articles_read_only(db) == PRE_INGESTED
 
@@ -147,7 +151,7 @@ def test_sigkill_mid_ingest_leaves_a_consistent_store_that_ingest_completes(tmp_
         # Reopening rebuilds the stale snapshot from the store.
         assert engine.store.epoch() > 1
         _assert_snapshot_matches_store(engine)
-        assert len(engine.snapshot()) == committed
+        assert len(_assert_snapshot_matches_store(engine)) == committed
 
         answer = engine.quote_answer("What did officials in Oslo announce for the rail strike?")
         assert answer.passages
@@ -203,13 +207,13 @@ def test_a_half_written_snapshot_is_ignored_then_cleaned(engine_factory, tmp_pat
     data = tmp_path / "data"
     engine = engine_factory(data)
     engine.ingest_paths([_write_jsonl(tmp_path / "a.jsonl", [ARTICLE])])
-    published = engine.snapshot().name
+    published = current_name(data / "index")
     engine.close()
     index_dir = data / "index"
     leftover = _leave_half_written_snapshot(index_dir)
 
     reopened = engine_factory(data)
-    assert reopened.snapshot().name == published  # CURRENT wins; the leftover is not read
+    assert current_name(index_dir) == published  # CURRENT wins; the leftover is not read
     _assert_snapshot_matches_store(reopened)
     answer = reopened.quote_answer("When did the Rotterdam dock strike end?")
     assert not answer.abstained and "Rotterdam" in answer.quotes[0].text
@@ -233,7 +237,7 @@ def test_a_first_build_killed_before_publishing_is_rebuilt_on_open(engine_factor
 
     reopened = engine_factory(data)
     _assert_snapshot_matches_store(reopened)
-    assert len(reopened.snapshot()) == 1
+    assert reopened.stats().indexed_passages == 1
     assert not leftover.exists()
     assert _gen_dirs(index_dir) == [current_name(index_dir)]
 
@@ -247,32 +251,32 @@ def test_current_naming_a_missing_directory_is_rebuilt(engine_factory, tmp_path)
 
     reopened = engine_factory(data)
     _assert_snapshot_matches_store(reopened)
-    assert (data / "index" / reopened.snapshot().name).is_dir()
+    assert (data / "index" / current_name(data / "index")).is_dir()
 
 
-def test_a_stale_snapshot_is_rebuilt_on_open(engine_factory, tmp_path, monkeypatch):
+def test_a_stale_snapshot_is_rebuilt_on_open(engine_factory, tmp_path):
     data = tmp_path / "data"
+    index_dir = data / "index"
     engine = engine_factory(data)
     engine.ingest_paths([_write_jsonl(tmp_path / "a.jsonl", [ARTICLE])])
-    stale = engine.snapshot()
+    stale = load_snapshot(index_dir)
     assert stale.epoch == engine.store.epoch() == 1
-
-    # Killed between the store commit and the snapshot publish.
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt("killed before publishing")
-
-    monkeypatch.setattr(index.engine, "build_snapshot", killed)
-    with pytest.raises(KeyboardInterrupt):
-        engine.ingest_paths([_write_jsonl(tmp_path / "b.jsonl", [OTHER])])
-    monkeypatch.undo()
+    saved = tmp_path / "saved"
+    shutil.copytree(index_dir / stale.name, saved / stale.name)
+    engine.ingest_paths([_write_jsonl(tmp_path / "b.jsonl", [OTHER])])
     assert engine.store.epoch() == 2
-    assert current_name(data / "index") == stale.name
     engine.close()
 
+    # What a kill between the store commit and the snapshot publish leaves: the store at
+    # epoch 2 and CURRENT still naming the epoch-1 snapshot.
+    shutil.rmtree(index_dir / current_name(index_dir))
+    shutil.copytree(saved / stale.name, index_dir / stale.name)
+    (index_dir / CURRENT).write_text(stale.name)
+    assert load_snapshot(index_dir).epoch == 1
+
     reopened = engine_factory(data)
-    snap = reopened.snapshot()
-    assert snap.name != stale.name and snap.epoch == 2
-    _assert_snapshot_matches_store(reopened)
-    assert len(snap) == 2 and np.all(np.isin(stale.passage_ids, snap.passage_ids))
+    snap = _assert_snapshot_matches_store(reopened)
+    assert snap.name != stale.name and snap.epoch == 2 and len(snap) == 2
+    assert np.all(np.isin(stale.passage_ids, snap.passage_ids))
     assert reopened.search("library books")[0].article.title == OTHER["title"]
-    assert _gen_dirs(data / "index") == [snap.name]
+    assert _gen_dirs(index_dir) == [snap.name]
