@@ -44,6 +44,7 @@ HEADLINES_PER_PAGE = 10
 ARTICLE_PAGE_CHARS = 3800  # of escaped body text per page; leaves room for title and footer
 FOOTER_CHARS = 200
 _SPACES = re.compile(r"\s+")
+_URL = re.compile(discord.utils._URL_REGEX)  # what escape_markdown leaves alone as a link
 NOT_ANSWERED = "The indexed news does not answer that."
 EMPTY_INDEX = (
     "The news index is empty, so there is nothing to quote yet. "
@@ -72,12 +73,12 @@ class Reply:
 
 
 def outlet_and_date(source: str | None, published: datetime | None) -> str:
-    return f"{source or 'Unknown outlet'} · {format_date(published)}"
+    return f"{squash(source or '') or 'Unknown outlet'} · {format_date(published)}"
 
 
 def footer_text(*parts: str) -> str:
     """Footers are plain text (no markdown), so they are only cut, not escaped."""
-    return fit(" · ".join(p for p in parts if p), FOOTER_CHARS)
+    return fit(" · ".join(squash(p) for p in parts if squash(p)), FOOTER_CHARS)
 
 
 def is_recent(published: datetime | None, now: datetime, recent_days: int) -> bool:
@@ -95,7 +96,9 @@ def headline_link(title: str, url: str | None, limit: int) -> str:
 
 def headline_line(h: Headline, number: int | None = None, limit: int = 400) -> str:
     """ "**3.** [Headline](url) — Outlet, 2 June 2023", within ``limit``."""
-    meta = fit_escaped(f"{h.source or 'Unknown outlet'}, {format_date(h.published)}", 120)
+    meta = fit_escaped(
+        f"{squash(h.source or '') or 'Unknown outlet'}, {format_date(h.published)}", 120
+    )
     prefix = f"**{number}.** " if number is not None else "• "
     room = max(8, limit - len(prefix) - len(meta) - 3)
     return f"{prefix}{headline_link(h.title, h.url, room)} — {meta}"
@@ -116,6 +119,12 @@ def quote_block(quote: Quote, limit: int) -> str:
     if quote.highlight and quote.highlight_start is not None:
         start = max(0, min(len(text), quote.highlight_start))
         end = max(start, min(len(text), start + len(quote.highlight)))
+        # A bold marker inside a URL would become part of the link: bold whole URLs or none.
+        for url in _URL.finditer(text):
+            if url.start() < start < url.end():
+                start = url.start()
+            if url.start() < end < url.end():
+                end = url.end()
         # Bold markers must hug non-space characters or Discord shows them literally.
         while start < end and text[start].isspace():
             start += 1
@@ -175,7 +184,9 @@ def quote_embed(quote: Quote, *, now: datetime, recent_days: int, budget: int) -
     tail = "\n\n" + "\n".join(notes) if notes else ""
     room = max(40, min(EMBED_DESCRIPTION, budget) - len(tail))
     embed.description = quote_block(quote, room) + tail
-    embed.set_footer(text=footer_text(a.source or "Unknown outlet", format_date(a.published)))
+    embed.set_footer(
+        text=footer_text(squash(a.source or "") or "Unknown outlet", format_date(a.published))
+    )
     return embed
 
 

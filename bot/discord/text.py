@@ -40,7 +40,9 @@ ELLIPSIS = "…"
 _SPACE = re.compile(r"\s+")
 # The end of a sentence: terminal punctuation, optional closing quotes/brackets, then space.
 _SENTENCE_END = re.compile(r"[.!?…][\"'’”)\]]*(?=\s)")
-_MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(\d+)>")
+# @everyone/@here, and the start of anything Discord could parse as a mention (<@id>, <@!id>,
+# <@&role>, <#channel>), even a partial one next to a bold marker.
+_MENTION = re.compile(r"@(everyone|here)|<(?=[@#])")
 
 
 def squash(text: str) -> str:
@@ -64,7 +66,7 @@ def escape(text: str) -> str:
 def _break_mention(match: re.Match[str]) -> str:
     if match.group(1):
         return "@\u200b" + match.group(1)
-    return "<" + match.group(2) + "\u200b" + match.group(3) + ">"
+    return "<\u200b"
 
 
 def link_text(text: str) -> str:
@@ -92,9 +94,10 @@ def safe_url(url: str | None) -> str | None:
     return cleaned if len(cleaned) <= 512 else None
 
 
-def cut_point(text: str, room: int) -> int:
-    """Where to cut ``text`` to keep at most ``room`` characters: after the last sentence end in
-    the second half of that room, else at the last space in the second half, else at ``room``."""
+def cut_point(text: str, room: int, *, space_floor: int | None = None) -> int:
+    """Where to cut ``text`` to keep at most ``room`` characters: after the last sentence end
+    in the second half of the room, else at the last space at or past ``space_floor``
+    (default: half the room), else hard at ``room``."""
     if len(text) <= room:
         return len(text)
     floor = room // 2
@@ -102,10 +105,11 @@ def cut_point(text: str, room: int) -> int:
     for m in _SENTENCE_END.finditer(text, 0, room + 1):
         if m.end() >= floor:
             best = m.end()
-    if best is not None:
+    if best is not None and best > 0:
         return best
+    space_floor = floor if space_floor is None else space_floor
     space = text.rfind(" ", 0, room + 1)
-    return space if space >= floor else max(0, room)
+    return space if space >= space_floor and space > 0 else max(0, room)
 
 
 def start_point(text: str, room: int) -> int:
@@ -150,7 +154,8 @@ def split_escaped(text: str, limit: int) -> list[str]:
     while rest:
         budget = limit
         while True:
-            k = max(1, cut_point(rest, budget))
+            # Pages need not be full: any sentence end or space beats splitting a word.
+            k = max(1, cut_point(rest, budget, space_floor=1))
             piece = escape(rest[:k].rstrip())
             if len(piece) <= limit or budget <= 1:
                 break
