@@ -201,9 +201,9 @@ class NewsBot(discord.Client):
                 self.health.beat()
             ticks += 1
             if ticks % 12 == 0 and self._engine is not None:
-                with contextlib.suppress(Exception):
-                    counts = await self.io.run(self._engine.store.counts)
-                    self.health.set_index(loaded=True, articles=counts[0])
+                with contextlib.suppress(Exception):  # e.g. shutting down: next time, or never
+                    stats = await self.io.run(self._engine.stats)
+                    self.health.set_index(loaded=True, articles=stats.articles)
 
     # -- shared helpers for commands and views ------------------------------------------------
 

@@ -11,6 +11,7 @@ import re
 import time
 
 import discord
+import pytest
 import pytest_asyncio
 
 from bot.discord.render import NOT_ANSWERED
@@ -18,6 +19,7 @@ from tests.discord.harness import (
     ANSWER_TIMEOUT,
     SHANGRI_LA,
     ask,
+    assert_no_pings,
     bot_settings,
     button,
     callback_of,
@@ -27,7 +29,7 @@ from tests.discord.harness import (
     running_bot,
     tiny_articles,
 )
-from tests.support.fake_discord import ErrorLogGuard, FakeDiscord, snowflake
+from tests.support.fake_discord import ErrorLogGuard, FakeDiscord, RecordedRequest, snowflake
 
 # --------------------------------------------------------------------------- /ask
 
@@ -66,6 +68,27 @@ async def test_abstention_says_so_and_lists_closest_headlines(fake, bot) -> None
     assert NOT_ANSWERED in text
     assert "Closest headlines" in text and "Japan, South Korea" in text
     assert custom_ids(followup.json) == []  # nothing quoted, no Full article button
+
+
+async def test_empty_index_says_what_to_do(fake, engine_factory, tmp_path) -> None:
+    empty = engine_factory(tmp_path / "empty")
+    with ErrorLogGuard(("discord", "newsbot")):
+        async with running_bot(fake, empty, bot_settings(tmp_path / "empty")):
+            _, followup = await ask(fake, SHANGRI_LA)
+    assert "news index is empty" in embed_text(followup.json)
+    assert "newsbot ingest" in embed_text(followup.json)
+
+
+async def test_every_message_sent_disables_mentions(fake, bot) -> None:
+    _, answer = await ask(fake, "@everyone " + SHANGRI_LA)
+    await mention(fake, SHANGRI_LA)
+    _, ack = await click(fake, button(answer.json, "Full article")["custom_id"], answer.response)
+    await fake.wait_for_request("POST", "/webhooks/**", since=fake.requests.index(ack))
+    # The fixture audits every test; here the audit must have had real messages to check.
+    assert assert_no_pings(fake.requests) == 3
+    forged = RecordedRequest("POST", "/channels/1/messages", {}, {"content": "hi"}, {}, True)
+    with pytest.raises(AssertionError, match="without allowed_mentions"):
+        assert_no_pings([forged])
 
 
 async def test_ask_in_a_dm_works(fake, bot) -> None:

@@ -9,7 +9,13 @@ import time
 
 import pytest
 
-from tests.discord.harness import SHANGRI_LA, bot_settings, embed_text, running_bot
+from tests.discord.harness import (
+    SHANGRI_LA,
+    assert_no_pings,
+    bot_settings,
+    embed_text,
+    running_bot,
+)
 from tests.support.fake_discord import ErrorLogGuard, FakeDiscord
 
 BURST = 50
@@ -71,6 +77,7 @@ async def test_fifty_concurrent_asks_keep_the_loop_and_heartbeat_alive(
                     elapsed = time.perf_counter() - started
                     beats = len(fake.heartbeats) - beats_before
                 assert math.isfinite(bot.latency) and bot.latency < 1.0
+        assert assert_no_pings(fake.requests) == BURST
 
     # Every question was acknowledged within Discord's 3 s deadline, then answered correctly.
     ack_delays = []
