@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from index.quote import (
     sentence_units,
 )
 from index.retrieve import Filters, RetrieverKind, follow_up_text, parse_query
-from index.segment import pack_passages
+from index.segment import PassageSpan, pack_passages
 from index.sources import read_sources
 from index.store import ArticleWrite, NewPassage, Store
 from index.tokenize import NewsTokenizer
@@ -47,6 +47,13 @@ class IngestReport:
     unchanged: int = 0
     passages: int = 0
     skipped: list[SkippedItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingArticle:
+    article: Article
+    existing_id: str | None
+    spans: list[PassageSpan]
 
 
 @dataclass(frozen=True)
@@ -114,86 +121,91 @@ class Engine:
         batch_articles: int = 32,
     ) -> IngestReport:
         """Store new and changed articles in batches of one transaction each, embedding only
-        what changed, then bring the index up to date. Queries keep the old index meanwhile."""
+        what changed, then bring the index up to date. Queries keep the old index meanwhile.
+
+        A batch is written early when an item repeats one already in it (same URL or body),
+        so the repeat is checked against the stored copy and updates it in place.
+        """
         report = IngestReport()
         with self._ingest_lock:
             wrote = False
-            for batch in _chunks(items, batch_articles):
-                wrote |= self._ingest_batch(batch, report, progress)
-            if wrote:
-                self.backend.sync(self.store)
+            try:
+                pending: list[_PendingArticle] = []
+                keys: set[str] = set()
+                for item in items:
+                    if progress:
+                        progress(item)
+                    if isinstance(item, SkippedItem):
+                        report.skipped.append(item)
+                        continue
+                    if item.body_hash in keys or item.url in keys or len(pending) >= batch_articles:
+                        wrote |= self._write(pending, report)
+                        pending, keys = [], set()
+                    entry = self._prepare(item, report)
+                    if entry is not None:
+                        pending.append(entry)
+                        keys |= {k for k in (item.url, item.body_hash) if k}
+                wrote |= self._write(pending, report)
+            finally:
+                if wrote:  # also after a failure: what was committed becomes searchable
+                    self.backend.sync(self.store)
         return report
 
-    def _ingest_batch(
-        self,
-        batch: list[Article | SkippedItem],
-        report: IngestReport,
-        progress: ProgressCallback | None,
-    ) -> bool:
-        pending: dict[str, tuple[Article, str | None, list]] = {}  # natural key -> article
-        keys: dict[str, str] = {}  # url / body hash -> natural key within this batch
-        for item in batch:
-            if progress:
-                progress(item)
-            if isinstance(item, SkippedItem):
-                report.skipped.append(item)
-                continue
-            if not item.body.strip() or not item.title.strip():
-                report.skipped.append(SkippedItem(item.origin, "no article text or no title"))
-                continue
-            spans = pack_passages(item.body, self.config.passage_words)
-            if not spans:
-                report.skipped.append(SkippedItem(item.origin, "no sentences in the article text"))
-                continue
-            existing = self.store.find_existing(item)
-            if existing and existing[1] == Store.fingerprint(item):
-                report.unchanged += 1
-                continue
-            batch_key = keys.get(item.url or "") or keys.get(item.body_hash) or item.natural_id
-            if batch_key in pending:
-                report.unchanged += 1  # the same article twice in one batch: keep the later one
-            pending[batch_key] = (item, existing[0] if existing else None, spans)
-            keys[item.body_hash] = batch_key
-            if item.url:
-                keys[item.url] = batch_key
+    def _prepare(self, item: Article, report: IngestReport) -> _PendingArticle | None:
+        if not item.body.strip() or not item.title.strip():
+            report.skipped.append(SkippedItem(item.origin, "no article text or no title"))
+            return None
+        spans = pack_passages(item.body, self.config.passage_words)
+        if not spans:
+            report.skipped.append(SkippedItem(item.origin, "no sentences in the article text"))
+            return None
+        existing = self.store.find_existing(item)
+        if existing and existing[1] == Store.fingerprint(item):
+            report.unchanged += 1
+            return None
+        return _PendingArticle(item, existing[0] if existing else None, spans)
+
+    def _write(self, pending: Sequence[_PendingArticle], report: IngestReport) -> bool:
+        """Embed the passages of ``pending`` in one call and commit them in one transaction."""
         if not pending:
             return False
-
         texts = [
-            dense_text(article, article.body[span.start : span.end])
-            for article, _, spans in pending.values()
-            for span in spans
+            dense_text(p.article, p.article.body[span.start : span.end])
+            for p in pending
+            for span in p.spans
         ]
-        vectors = self.encoder.encode(texts)
-        self._check_dimension(vectors.shape[1])
-
-        writes, row = [], 0
-        for article, existing_id, spans in pending.values():
-            passages = []
-            for ordinal, span in enumerate(spans):
-                body_text = article.body[span.start : span.end]
-                passages.append(
-                    NewPassage(
-                        ordinal=ordinal,
-                        start=span.start,
-                        end=span.end,
-                        sentences=span.sentences,
-                        tokens=self.tokenizer.tokens(lexical_text(article, body_text)),
-                        vector=vectors[row],
-                    )
+        matrix = self.encoder.encode(texts)
+        self._check_dimension(matrix.shape[1])
+        vectors = iter(matrix)
+        writes = []
+        for p in pending:
+            article = p.article
+            passages = [
+                NewPassage(
+                    ordinal=ordinal,
+                    start=span.start,
+                    end=span.end,
+                    sentences=span.sentences,
+                    tokens=self.tokenizer.tokens(
+                        lexical_text(article, article.body[span.start : span.end])
+                    ),
+                    vector=next(vectors),
                 )
-                row += 1
+                for ordinal, span in enumerate(p.spans)
+            ]
             writes.append(
                 ArticleWrite(
-                    existing_id or article.natural_id, article, passages, existing_id is not None
+                    p.existing_id or article.natural_id,
+                    article,
+                    passages,
+                    p.existing_id is not None,
                 )
             )
-            report.passages += len(passages)
-            if existing_id:
-                report.updated += 1
-            else:
-                report.added += 1
         self.store.write_batch(writes)
+        for w in writes:
+            report.passages += len(w.passages)
+            report.updated += w.is_update
+            report.added += not w.is_update
         return True
 
     def _check_dimension(self, dimension: int) -> None:
@@ -343,14 +355,3 @@ def _closest_headlines(
         a = rp.article
         seen.setdefault(a.id, Headline(a.id, a.title, a.source, a.published, a.url))
     return tuple(list(seen.values())[:limit])
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -80,8 +80,8 @@ def classify_question(question: str) -> QuestionKind:
         return "when"
     if re.match(r"^(?:and\s+)?where\b", q) or (" where " in f" {q} " and q.startswith("and")):
         return "where"
-    if re.match(r"^(?:and\s+)?how (?:many|much)\b", q):
-        return "how_many" if "many" in q.split()[1:3] else "how_much"
+    if m := re.match(r"^(?:and\s+)?how (many|much)\b", q):
+        return "how_many" if m.group(1) == "many" else "how_much"
     if re.match(r"^(?:and\s+)?(who|whom|whose)\b", q):
         return "who"
     if re.match(r"^(?:and\s+)?(which|what)\b", q):
@@ -93,6 +93,16 @@ def classify_question(question: str) -> QuestionKind:
 
 def find_answer_words(sentence: str, kind: QuestionKind, question: str) -> Span | None:
     """The words of ``sentence`` that answer a question of this kind, if they can be found."""
+    span = _answer_span(sentence, kind, question)
+    if span is None:
+        return None
+    end = span.end
+    while end > span.start and sentence[end - 1] in ".,;:!?":
+        end -= 1  # the sentence's punctuation is not part of the answer
+    return Span(span.start, end) if end > span.start else None
+
+
+def _answer_span(sentence: str, kind: QuestionKind, question: str) -> Span | None:
     asked = {w.lower() for w in re.findall(r"[\w’'-]+", question)}
     if kind == "when":
         for pattern in _DATE_PATTERNS:
@@ -107,9 +117,9 @@ def find_answer_words(sentence: str, kind: QuestionKind, question: str) -> Span 
         return None
     if kind == "where":
         for m in _PLACE.finditer(sentence):
-            words = m.group(1).split()
-            named = words[0].lower() not in _NOT_NAMES or len(words) > 1
-            if named and not all(w.lower() in asked for w in words):
+            words = [w.strip(".,;:’'").lower() for w in m.group(1).split()]
+            named = words[0] not in _NOT_NAMES or len(words) > 1
+            if named and not all(w in asked for w in words):
                 return Span(m.start(1), m.end(1))
         return None
     if kind in ("who", "which"):
@@ -117,8 +127,9 @@ def find_answer_words(sentence: str, kind: QuestionKind, question: str) -> Span 
             words = [w.strip(".,’'") for w in m.group().split()]
             if m.start() == 0 and len(words) == 1:
                 continue  # a capital that only starts the sentence
-            if all(w.lower() in _NOT_NAMES or w.lower() in asked for w in words):
-                continue
+            content = [w.lower() for w in words if w.lower() not in _NOT_NAMES]
+            if not content or any(w in asked for w in content):
+                continue  # not a name, or the one the question already names
             return Span(m.start(), m.end())
     return None
 
