@@ -15,7 +15,7 @@ import contextlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,10 +26,12 @@ from bot.discord.errors import (
     NO_MENTIONS,
     CoolingDown,
     UserFacingError,
+    describe,
 )
 from bot.discord.memory import key_for_message
 from bot.discord.render import render_answer
 from bot.discord.views import answer_view
+from index.errors import BackendUnavailable
 
 if TYPE_CHECKING:
     from bot.discord.client import NewsBot
@@ -76,7 +78,7 @@ class ThreadRegistry:
         return thread_id in self._ids
 
 
-def strip_mentions(content: str, bot_id: int, role_ids: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+def strip_mentions(content: str, bot_id: int, role_ids: Iterable[int] = ()) -> str:
     """The question without the mentions addressing the bot."""
     text = re.sub(rf"<@!?{bot_id}>", " ", content)
     for role_id in role_ids:
@@ -128,6 +130,8 @@ class ChatHandler:
         except UserFacingError as exc:
             delete_after = COOLDOWN_NOTICE_SECONDS if isinstance(exc, CoolingDown) else None
             await self._reply(message, content=exc.user_message, delete_after=delete_after)
+        except BackendUnavailable as exc:
+            await self._reply(message, content=describe(exc)[0])
         except Exception:
             log.exception(
                 "answering a message failed (guild %s, channel %s)",

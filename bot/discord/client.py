@@ -99,6 +99,8 @@ class NewsBot(discord.Client):
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = settings.message_content_intent
+        # The bot never joins voice: the "PyNaCl/davey is not installed" warnings are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         options.setdefault("allowed_mentions", NO_MENTIONS)
         super().__init__(intents=intents, **options)
         self.settings = settings

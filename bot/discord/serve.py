@@ -21,6 +21,7 @@ import typer
 
 from bot.discord.client import NewsBot
 from bot.discord.endpoints import endpoint_overrides
+from bot.discord.errors import UserFacingError
 from bot.discord.logsafe import install_token_redaction
 from bot.settings import Settings
 from index.engine import Engine
@@ -154,8 +155,9 @@ async def _run_until_stopped(bot: NewsBot, token: str, stop: asyncio.Event, grac
 
 
 def _log_warmup(task: asyncio.Task[Any]) -> None:
+    """A model that cannot load fails every question: say so at once, not per question."""
     if task.cancelled():
         return
     exc = task.exception()
-    if exc is not None and not isinstance(exc, NewsbotError | discord.DiscordException):
-        log.warning("loading the embedding model failed: %s", exc)
+    if exc is not None and not isinstance(exc, UserFacingError):  # ShuttingDown is fine
+        log.error("the embedding model could not be loaded: %s", exc)

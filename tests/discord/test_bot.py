@@ -120,6 +120,16 @@ async def test_only_addressed_messages_are_answered(fake, bot) -> None:
     assert [int(r.json["message_reference"]["message_id"]) for r in sent] == [int(msg["id"])]
 
 
+async def test_mentioning_the_bots_role_counts_as_a_mention(fake, bot) -> None:
+    msg = fake.message_payload(
+        f"<@&{fake.bot_role_id}> {SHANGRI_LA}", mention_roles=[fake.bot_role_id]
+    )
+    await fake.dispatch("MESSAGE_CREATE", msg)
+    reply = await fake.wait_for_request("POST", "/channels/*/messages", timeout=ANSWER_TIMEOUT)
+    assert int(reply.json["message_reference"]["message_id"]) == int(msg["id"])
+    assert "**from June 2 to 4**" in embed_text(reply.json)
+
+
 async def test_dm_message_is_answered(fake, bot) -> None:
     msg = fake.message_payload(SHANGRI_LA, dm=True)
     await fake.dispatch("MESSAGE_CREATE", msg)
