@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import sys
@@ -145,6 +146,7 @@ async def test_serve_subprocess_sigterm_clean_exit_and_no_token_in_logs(
     assert stopped_in < 10
     assert "discord.gateway" in log and "stopped" in log  # DEBUG logging really was on
     assert TOKEN not in log
+    assert not re.search(r" (ERROR|CRITICAL) (discord|newsbot)", log), log[-3000:]
     assert fake.identifies[0]["token"] == TOKEN
     # The store was closed cleanly: SQLite removes the write-ahead log on a clean close.
     assert not (data / "newsbot.sqlite3-wal").exists()
