@@ -1,8 +1,8 @@
-"""Per-member cooldown on questions, shared by /ask, /search, mentions and DMs.
+"""Who may do what: the per-member question cooldown, and Manage Server for the feed commands.
 
 One member asking fast should not crowd out everyone else in the worker pool; a member gets a
 friendly "ask again in N s" instead. Browsing (headlines, articles, sources) is cheap and has
-no cooldown.
+no cooldown. A server's feeds and subscriptions are its managers' to change.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import discord
 
-from bot.discord.errors import CoolingDown
+from bot.discord.errors import CoolingDown, UserFacingError
 
 
 class UserCooldown:
@@ -57,4 +57,36 @@ def question_cooldown(interaction: discord.Interaction) -> bool:
     """An ``app_commands.check``: the bot's shared cooldown for the interacting user."""
     cooldown: UserCooldown = interaction.client.cooldown  # type: ignore[attr-defined]
     cooldown.check(interaction.user.id)
+    return True
+
+
+class NeedsManageServer(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Only members with the **Manage Server** permission can change this server's "
+            "feeds and where their headlines are posted."
+        )
+
+
+class ServerOnly(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("Feeds belong to a server: use this command in one.")
+
+
+def can_manage(interaction: discord.Interaction) -> bool:
+    """Manage Server (or Administrator, which implies it) in a guild interaction."""
+    if interaction.guild_id is None:
+        return False
+    perms = interaction.permissions
+    return perms.manage_guild or perms.administrator
+
+
+def server_manager(interaction: discord.Interaction) -> bool:
+    """An ``app_commands.check`` for the feed commands, enforced here and not only through the
+    commands' default permissions: those are a hint server admins can override per role or
+    channel, and a stale client can still send the command."""
+    if interaction.guild_id is None:
+        raise ServerOnly()
+    if not can_manage(interaction):
+        raise NeedsManageServer()
     return True

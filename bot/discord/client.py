@@ -8,6 +8,8 @@
   reads), both bounded thread pools, never on the event loop that carries the heartbeat.
 - A malformed gateway event is logged and dropped: discord.py lets a parser exception end
   ``Client.connect``, which would take the whole bot down for one bad payload.
+- Live feeds (``feeds.LiveFeeds``) start in ``setup_hook`` and stop in ``close``: the poller
+  runs on a thread of its own, headlines are posted from this loop.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from bot.discord.errors import (
     report_interaction_error,
     send_ephemeral,
 )
+from bot.discord.feed_commands import register_feed_commands
+from bot.discord.feeds import LiveFeeds
 from bot.discord.memory import ConversationMemory
 from bot.discord.questions import QuestionService
 from bot.discord.render import article_pages
@@ -119,6 +123,9 @@ class NewsBot(discord.Client):
         self.chat = ChatHandler(self)
         self.tree = NewsTree(self)
         register_commands(self)
+        register_feed_commands(self)
+        # Feeds need the engine (they ingest); a sync-only bot has none and polls nothing.
+        self.feeds = LiveFeeds(self, settings, engine) if engine is not None else None
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._articles: OrderedDict[str, list[discord.Embed]] = OrderedDict()
         self._sources: list[tuple[str, int]] | None = None
@@ -152,6 +159,8 @@ class NewsBot(discord.Client):
             except discord.HTTPException as exc:
                 log.warning("could not sync slash commands (the old ones stay): %s", exc)
         self._beat_task = asyncio.create_task(self._beat(), name="newsbot-health-beat")
+        if self.feeds is not None:
+            await self.feeds.start()
 
     async def sync_commands(self, *, force: bool = False) -> bool:
         if self.application_id is None:
@@ -269,6 +278,8 @@ class NewsBot(discord.Client):
         """Stop taking questions, let running answers finish (up to ``grace`` s, then cancel
         them), then close the connection. The engine is the caller's to close."""
         self.accepting = False
+        if self.feeds is not None:
+            self.feeds.request_stop()  # winds down beside the answers; close() waits for it
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         finished = await self.pool.close(timeout=grace)
@@ -287,4 +298,6 @@ class NewsBot(discord.Client):
     async def close(self) -> None:
         if self._beat_task is not None:
             self._beat_task.cancel()
+        if self.feeds is not None:
+            await self.feeds.stop()
         await super().close()

@@ -1,8 +1,10 @@
 """``newsbot serve`` and ``newsbot sync-commands``.
 
 serve opens the engine over the data directory (the same one the CLI ingests into), connects
-to Discord, and on SIGTERM or Ctrl-C stops taking questions, lets running answers finish (up
-to ``NEWSBOT_SHUTDOWN_GRACE_SECONDS``), closes the connection and the store, and exits 0.
+to Discord, polls the feeds (``NewsBot.setup_hook``), and on SIGTERM or Ctrl-C stops taking
+questions and polling, lets running answers and polls finish (up to
+``NEWSBOT_SHUTDOWN_GRACE_SECONDS``), closes the connection, the feed tables and the store, and
+exits 0.
 
 ``NEWSBOT_DISCORD_API_BASE`` / ``NEWSBOT_DISCORD_GATEWAY_URL`` point it elsewhere (a proxy or
 a test server): with both set nothing is contacted but those.

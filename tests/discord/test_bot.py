@@ -533,6 +533,9 @@ async def test_commands_sync_only_when_changed(fake, engine, tmp_path) -> None:
             "article",
             "sources",
             "about",
+            "feeds",
+            "subscribe",
+            "unsubscribe",
         ]
         async with running_bot(fake, engine, settings):  # a restart: nothing changed
             pass

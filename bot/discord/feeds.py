@@ -1,0 +1,290 @@
+"""Live feeds inside the bot: the poller running beside it, and new headlines posted to the
+channels that subscribed.
+
+The poller runs on its own thread and event loop (``bot.feeds_thread``: nothing it does can
+stall the gateway or a question); each poll result is handed back to the bot's loop, which
+posts what ``registry.pending_posts`` says for the subscriptions that poll concerns. Posting
+runs one sweep at a time (a lock), and every headline is marked posted right after Discord
+accepted it, so nothing is posted twice: not by two overlapping sweeps, not after a restart
+(the marks are in the database), not after a GUID rewrite (the registry dedupes).
+
+When a send fails — 403 (the bot lost access or permission to the channel), 404 (the channel
+is gone) or any other HTTP error — one WARNING line says so and nothing is marked, so the
+headlines are tried again after the next poll of that feed (the subscription stays; the
+server decides with ``/unsubscribe``). After ``PAUSE_AFTER_FAILURES`` failed attempts in a
+row the subscription is paused for the rest of this run, so a deleted channel does not cost
+a failing request (and a log line) every poll forever: ``/subscribe`` to it again, or a
+restart, resumes it, and what accumulated meanwhile (up to the registry's age limit) is
+posted then, capped per feed as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.discord.errors import NO_MENTIONS
+from bot.discord.feed_render import headline_post, more_text, outlet_name
+from bot.feeds_setup import open_registry
+from bot.feeds_thread import PollerThread
+from bot.settings import Settings
+from index.engine import Engine
+from index.errors import NewsbotError
+from index.feeds.poller import PollResult
+from index.feeds.registry import Feed, PendingPost, Registry, Subscription
+
+log = logging.getLogger("newsbot.discord.feeds")
+
+PAUSE_AFTER_FAILURES = 5
+# How often the poller looks for due feeds when none is due sooner: feeds added with
+# ``newsbot feeds add`` while the bot runs are picked up within this.
+IDLE_SECONDS = 30.0
+# After the poller stopped, how long headline posts under way may take to finish.
+POSTS_GRACE_SECONDS = 2.0
+
+
+class LiveFeeds:
+    """The bot's feed poller and headline poster; ``start`` in ``setup_hook``, ``stop`` on
+    close."""
+
+    def __init__(self, client: discord.Client, settings: Settings, engine: Engine) -> None:
+        self.client = client
+        self.settings = settings
+        self.engine = engine
+        self._registry: Registry | None = None
+        self._thread: PollerThread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._posting = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._failures: dict[int, int] = {}  # subscription id -> failed sends in a row
+        self._paused: set[int] = set()
+        self._closing = False
+        self._stopped = False
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            raise RuntimeError("LiveFeeds.start() has not run")
+        return self._registry
+
+    @property
+    def grace_seconds(self) -> float:
+        """How long polls under way may finish on shutdown (one fetch at most)."""
+        return min(self.settings.shutdown_grace_seconds, self.settings.fetch_timeout_seconds)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the feed tables, start the poller thread, and post anything left pending
+        (polled by ``newsbot watch`` or before a restart)."""
+        self._loop = asyncio.get_running_loop()
+        self._registry = await asyncio.to_thread(open_registry, self.settings)
+        self._thread = PollerThread(
+            self.settings,
+            self.engine,
+            self._registry,
+            on_result=self._on_result,
+            idle_seconds=IDLE_SECONDS,
+            grace_seconds=self.grace_seconds,
+        )
+        await self._thread.start()
+        self._spawn(self.post_pending())
+        log.info("polling feeds (every %.0f s by default)", self.settings.poll_interval_seconds)
+
+    def request_stop(self) -> None:
+        """Stop polling and posting (returns at once; ``stop`` waits)."""
+        self._closing = True
+        if self._thread is not None:
+            self._thread.request_stop()
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop the poller (polls under way get ``grace_seconds``), let posts under way
+        finish briefly, then close the feed tables. Safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.request_stop()
+        timeout = self.grace_seconds + 2.0 if timeout is None else timeout
+        ended = True
+        if self._thread is not None:
+            ended = await self._thread.stop(timeout)
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=POSTS_GRACE_SECONDS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if not ended:
+            # Closing the tables under a running poll would only turn it into errors.
+            log.warning("the feed poller did not stop within %.0f s; not waiting for it", timeout)
+        elif self._registry is not None:
+            await asyncio.to_thread(self._registry.close)
+
+    def wake(self) -> None:
+        """Poll due feeds now rather than at the next idle check."""
+        if self._thread is not None:
+            self._thread.wake()
+
+    # -- polling -----------------------------------------------------------------------------
+
+    async def add_feed(
+        self, url: str, *, guild_id: int, name: str | None
+    ) -> tuple[Feed, PollResult]:
+        """Add a feed to a guild and poll it at once (the baseline: indexed, nothing posted).
+
+        Raises ``RegistryError`` (duplicate, bad URL) or ``PollerStopped`` (shutting down).
+        """
+        feed = await asyncio.to_thread(self._add_claimed, url, guild_id, name)
+        result = await self.poll_now(feed)
+        fresh = await asyncio.to_thread(self.registry.feed, feed.id)
+        return fresh or feed, result
+
+    def _add_claimed(self, url: str, guild_id: int, name: str | None) -> Feed:
+        feed = self.registry.add_feed(url, name=name, guild_id=guild_id)
+        # The first poll is ours (poll_now); the background loop must not start one too.
+        # Both would only baseline, but the page fetches and the ingest would be done twice.
+        interval = feed.interval or self.settings.poll_interval_seconds
+        self.registry.set_next_poll(feed.id, time.time() + interval)
+        return self.registry.feed(feed.id) or feed
+
+    async def poll_now(self, feed: Feed) -> PollResult:
+        """Poll one feed now and post what it brought, as the background loop would."""
+        if self._thread is None:
+            raise RuntimeError("LiveFeeds.start() has not run")
+        result = await self._thread.poll_once(feed)
+        if not result.failed:
+            await self.post_pending(result.feed)
+        return result
+
+    def _on_result(self, result: PollResult) -> None:
+        """Called on the poller thread after each background poll: post on the bot's loop."""
+        loop = self._loop
+        if result.failed or self._closing or loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the bot's loop closed meanwhile
+            loop.call_soon_threadsafe(self._spawn_posts, result.feed)
+
+    def _spawn_posts(self, feed: Feed) -> None:
+        if not self._closing:
+            self._spawn(self.post_pending(feed))
+
+    def _spawn(self, coro: Coroutine[Any, Any, int]) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name="newsbot-feed-posts")
+        self._tasks.add(task)
+        task.add_done_callback(self._posted)
+
+    def _posted(self, task: asyncio.Task[int]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("posting feed headlines failed", exc_info=exc)
+
+    # -- posting -----------------------------------------------------------------------------
+
+    def resume(self, subscription_id: int) -> None:
+        """Forget a subscription's failures (``/subscribe`` again): it is tried again."""
+        self._paused.discard(subscription_id)
+        self._failures.pop(subscription_id, None)
+
+    def is_paused(self, subscription_id: int) -> bool:
+        return subscription_id in self._paused
+
+    async def post_pending(self, feed: Feed | None = None) -> int:
+        """Post what is pending for the subscriptions ``feed`` concerns (None: all of them);
+        the number of messages sent."""
+        async with self._posting:
+            subs = await asyncio.to_thread(self._subscriptions_for, feed)
+            sent = 0
+            for sub in subs:
+                if self._closing:
+                    break
+                if sub.id not in self._paused:
+                    sent += await self._post_subscription(sub)
+            return sent
+
+    def _subscriptions_for(self, feed: Feed | None) -> list[Subscription]:
+        if feed is None:
+            return self.registry.subscriptions()
+        subs = self.registry.subscriptions(guild_id=feed.guild_id)  # None: every guild
+        return [s for s in subs if s.feed_id in (None, feed.id)]
+
+    async def _post_subscription(self, sub: Subscription) -> int:
+        batches = await asyncio.to_thread(
+            self.registry.pending_posts, sub, per_feed=self.settings.posts_per_cycle
+        )
+        channel = self.client.get_partial_messageable(sub.channel_id, guild_id=sub.guild_id)
+        sent = 0
+        for batch in batches:
+            for post in batch.posts:
+                if self._closing:
+                    return sent
+                outlet = await self._outlet(post, batch.feed)
+                if not await self._send(sub, channel, embed=headline_post(post, outlet=outlet)):
+                    return sent
+                await asyncio.to_thread(self.registry.mark_posted, sub.id, [post.article_id])
+                sent += 1
+            shown = {p.article_id for p in batch.posts}
+            rest = [a for a in batch.article_ids if a not in shown]
+            if rest:
+                text = more_text(len(rest), batch.feed)
+                if not await self._send(sub, channel, content=text, suppress_embeds=True):
+                    return sent
+                await asyncio.to_thread(self.registry.mark_posted, sub.id, rest, shown=False)
+                sent += 1
+        return sent
+
+    async def _outlet(self, post: PendingPost, feed: Feed) -> str:
+        try:
+            article = await asyncio.to_thread(self.engine.article, post.article_id)
+        except (NewsbotError, sqlite3.Error, OSError) as exc:
+            log.debug("no outlet for %s: %s", post.article_id, exc)
+            article = None
+        return outlet_name(article.source if article else None, feed)
+
+    async def _send(
+        self, sub: Subscription, channel: discord.PartialMessageable, **message: Any
+    ) -> bool:
+        """One message to the subscription's channel; False (logged) when Discord refused."""
+        try:
+            await channel.send(allowed_mentions=NO_MENTIONS, **message)
+        except discord.HTTPException as exc:
+            self._failed(sub, f"{exc.status} {exc.text or exc.response.reason} (code {exc.code})")
+            return False
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._failed(sub, f"{type(exc).__name__}: {exc}")
+            return False
+        self._failures.pop(sub.id, None)
+        return True
+
+    def _failed(self, sub: Subscription, why: str) -> None:
+        failures = self._failures.get(sub.id, 0) + 1
+        self._failures[sub.id] = failures
+        log.warning(
+            "could not post headlines in channel %s (guild %s, subscription %s): %s; "
+            "kept, tried again after the next poll (%d/%d)",
+            sub.channel_id,
+            sub.guild_id,
+            sub.id,
+            why,
+            failures,
+            PAUSE_AFTER_FAILURES,
+        )
+        if failures >= PAUSE_AFTER_FAILURES:
+            self._paused.add(sub.id)
+            log.warning(
+                "paused subscription %s (channel %s, guild %s) after %d failed posts in a row; "
+                "/subscribe to the channel again or restart the bot to resume",
+                sub.id,
+                sub.channel_id,
+                sub.guild_id,
+                failures,
+            )
