@@ -183,10 +183,12 @@ class CorpusSpec:
     size: int
     vectors: str  # "minilm" or "random"
     seed: int = 13
+    tiled_from: int = 0  # > 0: the index is this smaller corpus repeated size/tiled_from times
 
     @property
     def directory(self) -> Path:
-        return CACHE_ROOT / f"scale-{self.size}-{self.vectors}"
+        tiled = f"-tiled{self.tiled_from}" if self.tiled_from else ""
+        return CACHE_ROOT / f"scale-{self.size}-{self.vectors}{tiled}"
 
     @property
     def data_dir(self) -> Path:
@@ -201,7 +203,11 @@ class CorpusSpec:
             stats = json.loads(self.stats_path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
-        return stats if stats.get("generator_version") == GENERATOR_VERSION else None
+        if stats.get("generator_version") != GENERATOR_VERSION:
+            return None
+        # Caches made before this was recorded were packed at the then default of 160 words.
+        words = stats.get("passage_words", stats.get("base", {}).get("passage_words", 160))
+        return stats if words == EngineConfig().passage_words else None
 
 
 def generate_store(spec: CorpusSpec, batch_articles: int = 500, check_every: int = 97) -> dict:
@@ -309,6 +315,90 @@ def build_index(spec: CorpusSpec) -> dict:
     return {"build_snapshot_s": elapsed, "build_peak_rss_mb": peak_rss_mb(), "rows": rows, **sizes}
 
 
+def tile_index(spec: CorpusSpec) -> dict:
+    """A ``spec.size``-row snapshot that is the ``tiled_from`` corpus repeated, over a copy of
+    that corpus's store.
+
+    Row r of copy c is row r of the base: its postings (same BM25 weights; idf is unchanged
+    because document frequency and count grow alike), its vector, its date and outlet, and its
+    passage id, so the base store serves every passage the engine loads. The index therefore
+    has exactly the posting-list lengths, vocabulary and vector count of a corpus of this size
+    without tokenizing or indexing one; only ``build_snapshot`` is not exercised (its cost at
+    this size is extrapolated from the base, see the README). Written as a published snapshot
+    of the store's epoch, so ``Engine`` opens it as it is.
+    """
+    import shutil
+
+    base = CorpusSpec(spec.tiled_from, spec.vectors, spec.seed)
+    if spec.size % base.size:
+        raise ValueError(f"{spec.size} is not a multiple of {base.size}")
+    reps = spec.size // base.size
+    t0 = time.perf_counter()
+    shutil.rmtree(spec.directory, ignore_errors=True)
+    spec.data_dir.mkdir(parents=True)
+    config, base_config = EngineConfig(data_dir=spec.data_dir), EngineConfig(data_dir=base.data_dir)
+    source = Store(base_config.db_path)
+    source.backup(config.db_path)  # consistent copy, WAL folded in
+    source.close()
+    src = base_config.index_dir / (base_config.index_dir / "CURRENT").read_text().strip()
+    manifest = json.loads((src / "manifest.json").read_text())
+    name = f"gen-{manifest['epoch']:08d}-tiled{reps:03d}"
+    dst = config.index_dir / name
+    (dst / "bm25").mkdir(parents=True)
+    for array in ("passage_ids", "published_ts", "source_codes", "vectors"):
+        values = np.load(src / f"{array}.npy", mmap_mode="r")
+        tiled = np.lib.format.open_memmap(
+            dst / f"{array}.npy",
+            mode="w+",
+            dtype=values.dtype,
+            shape=(spec.size, *values.shape[1:]),
+        )
+        for c in range(reps):
+            tiled[c * base.size : (c + 1) * base.size] = values
+        tiled.flush()
+        del tiled
+
+    # bm25s keeps a CSC matrix: one column of (doc, weight) postings per vocabulary term.
+    bm = src / "bm25"
+    data = np.load(bm / "data.csc.index.npy")
+    indices = np.load(bm / "indices.csc.index.npy")
+    indptr = np.load(bm / "indptr.csc.index.npy")
+    lengths = np.diff(indptr)
+    term = np.repeat(np.arange(len(lengths)), lengths * reps)
+    offset = np.arange(len(term), dtype=np.int64) - np.repeat(reps * indptr[:-1], lengths * reps)
+    copy, within = np.divmod(offset, lengths[term])
+    del offset
+    source_pos = indptr[:-1][term] + within
+    del term, within
+    np.save(dst / "bm25" / "data.csc.index.npy", data[source_pos])
+    new_indices = (indices[source_pos].astype(np.int64) + copy * base.size).astype(indices.dtype)
+    np.save(dst / "bm25" / "indices.csc.index.npy", new_indices)
+    del new_indices, source_pos, copy
+    np.save(dst / "bm25" / "indptr.csc.index.npy", indptr * reps)
+    params = json.loads((bm / "params.index.json").read_text())
+    params["num_docs"] = spec.size
+    (dst / "bm25" / "params.index.json").write_text(json.dumps(params, indent=4))
+    shutil.copy(bm / "vocab.index.json", dst / "bm25" / "vocab.index.json")
+    manifest["rows"] = spec.size
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    (config.index_dir / "CURRENT").write_text(name)
+    sizes = {
+        "db_mb": sum(p.stat().st_size for p in spec.data_dir.glob("newsbot.sqlite3*")) / 2**20,
+        "index_mb": sum(p.stat().st_size for p in config.index_dir.rglob("*") if p.is_file())
+        / 2**20,
+    }
+    return {
+        "tiled_from": base.size,
+        "copies": reps,
+        "passages": spec.size,
+        "rows": spec.size,
+        "tile_s": time.perf_counter() - t0,
+        "tile_peak_rss_mb": peak_rss_mb(),
+        "store_passages": base.size,
+        **sizes,
+    }
+
+
 def ensure_corpus(spec: CorpusSpec) -> dict:
     """Generate and index the corpus unless cached; each step in its own process, so its
     peak memory is its own."""
@@ -319,12 +409,23 @@ def ensure_corpus(spec: CorpusSpec) -> dict:
     if stats is not None:
         log(f"corpus {spec.size:,} ({spec.vectors}) cached in {spec.directory}")
         return stats
-    stats = {"generator_version": GENERATOR_VERSION, "size": spec.size, "vectors": spec.vectors}
-    for step in ("generate", "build"):
+    stats = {
+        "generator_version": GENERATOR_VERSION,
+        "size": spec.size,
+        "vectors": spec.vectors,
+        "passage_words": EngineConfig().passage_words,
+    }
+    steps = ("generate", "build")
+    if spec.tiled_from:
+        stats["base"] = ensure_corpus(CorpusSpec(spec.tiled_from, spec.vectors, spec.seed))
+        steps = ("tile",)
+    for step in steps:
         log(f"corpus {spec.size:,} ({spec.vectors}): {step}")
         out = spec.directory.parent / f".{spec.directory.name}.{step}.json"
         subprocess.run(
-            [sys.executable, __file__, step, str(spec.size), spec.vectors, str(out)], check=True
+            [sys.executable, __file__, step, str(spec.size), spec.vectors, str(out)]
+            + ([str(spec.tiled_from)] if spec.tiled_from else []),
+            check=True,
         )
         stats.update(json.loads(out.read_text()))
         out.unlink()
@@ -334,17 +435,18 @@ def ensure_corpus(spec: CorpusSpec) -> dict:
 
 
 def _main(argv: Sequence[str]) -> None:
-    step, size, vectors, out = argv
-    spec = CorpusSpec(int(size), vectors)
-    result = generate_store(spec) if step == "generate" else build_index(spec)
-    Path(out).write_text(json.dumps(result))
+    step, size, vectors, out, *tiled = argv
+    spec = CorpusSpec(int(size), vectors, tiled_from=int(tiled[0]) if tiled else 0)
+    steps = {"generate": generate_store, "build": build_index, "tile": tile_index}
+    Path(out).write_text(json.dumps(steps[step](spec)))
 
 
 if __name__ == "__main__":
     import sys
 
-    if len(sys.argv) == 5:
+    if len(sys.argv) >= 5 and sys.argv[1] in ("generate", "build", "tile"):
         _main(sys.argv[1:])
-    else:
+    else:  # corpus.py SIZE VECTORS [TILED_FROM]
         size, vectors = int(sys.argv[1]), sys.argv[2]
-        print(json.dumps(ensure_corpus(CorpusSpec(size, vectors)), indent=2))
+        tiled = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+        print(json.dumps(ensure_corpus(CorpusSpec(size, vectors, tiled_from=tiled)), indent=2))

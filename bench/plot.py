@@ -69,7 +69,15 @@ def plot_scale(results: dict, path: Path) -> None:
     mem.legend(fontsize=8)
     mem.grid(True, which="both", alpha=0.3)
 
-    vectors = ", ".join(f"{r['size']:,}: {r['vectors']}" for r in runs)
+    vectors = ", ".join(
+        f"{r['size']:,}: {r['vectors']}"
+        + (
+            f" (index = {r['tiled_from']:,} x{r['size'] // r['tiled_from']})"
+            if r.get("tiled_from")
+            else ""
+        )
+        for r in runs
+    )
     fig.suptitle(
         f"newsbot scale on {results['machine']['cpus']} cores (dense vectors: {vectors})",
         fontsize=10,

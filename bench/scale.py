@@ -184,6 +184,8 @@ def worker_rankbm25(spec: CorpusSpec, n_queries: int) -> dict:
     store = Store(config.db_path)
     t0 = time.perf_counter()
     docs = [row.tokens.split() for row in store.iter_passage_rows()]
+    if spec.tiled_from:  # the same corpus repeated, as in the tiled index
+        docs = [list(d) for _ in range(spec.size // len(docs)) for d in docs]
     read_s = time.perf_counter() - t0
     store.close()
     memory["after_read"] = proc_status_mb()
@@ -360,10 +362,10 @@ def run_worker(name: str, args: dict, threads: int | None = None) -> dict:
 
 
 def _worker_main(name: str, args: dict, out: Path) -> None:
-    if name == "query":
-        result = worker_query(CorpusSpec(args["size"], args["vectors"]), args["queries"])
-    elif name == "rankbm25":
-        result = worker_rankbm25(CorpusSpec(args["size"], args["vectors"]), args["queries"])
+    if name in ("query", "rankbm25"):
+        spec = CorpusSpec(args["size"], args["vectors"], tiled_from=args.get("tiled_from", 0))
+        work = worker_query if name == "query" else worker_rankbm25
+        result = work(spec, args["queries"])
     elif name == "ingest":
         result = worker_ingest(args["passages"], args["repeats"])
     else:
@@ -398,7 +400,15 @@ def print_tables(results: dict) -> None:
     runs = sorted(results["sizes"], key=lambda r: r["size"])
 
     t = Table(title="quote_answer latency, warm (ms; p50 / p95 over the questions)")
-    for col in ("passages", "dense vectors", "questions", "total p50", "total p95", "abstained"):
+    for col in (
+        "passages",
+        "dense vectors",
+        "words/passage",
+        "questions",
+        "total p50",
+        "total p95",
+        "abstained",
+    ):
         t.add_column(col, justify="right")
     for stage in (*STAGES, "other"):
         t.add_column(f"{stage} p50/p95", justify="right")
@@ -406,7 +416,17 @@ def print_tables(results: dict) -> None:
         q = r.get("query") or {}
         row = [
             f"{r['size']:,}",
-            r["vectors"],
+            r["vectors"]
+            + (
+                f", index = {r['tiled_from']:,} x{r['size'] // r['tiled_from']}"
+                if r.get("tiled_from")
+                else ""
+            ),
+            str(
+                _get(r, "build", "passage_words")
+                or _get(r, "build", "base", "passage_words")
+                or "160"
+            ),
             str(q.get("questions", "-")),
             _fmt(_get(q, "total_ms", "p50")),
             _fmt(_get(q, "total_ms", "p95")),
@@ -483,7 +503,7 @@ def print_tables(results: dict) -> None:
             f"{r['size']:,}",
             _fmt(b.get("db_mb"), 0),
             _fmt(b.get("index_mb"), 0),
-            _fmt(b.get("generate_s")),
+            _fmt(b.get("generate_s")) if "tile_s" not in b else f"tiled {b['tile_s']:.0f}",
             _fmt(b.get("build_snapshot_s")),
             _fmt(b.get("build_peak_rss_mb"), 0),
             f"{_fmt(q.get('engine_open_s'), 2)} ({_fmt(q.get('engine_open_cpu_s'), 2)} cpu)",
@@ -613,6 +633,16 @@ def main() -> None:
         default=10_000,
         help="embed passages with the real model up to this size; random unit vectors above",
     )
+    parser.add_argument(
+        "--rankbm25-max-size", type=int, default=1_000_000, help="skip rank-bm25 above this size"
+    )
+    parser.add_argument(
+        "--tile-from",
+        type=int,
+        default=0,
+        help="build sizes above this one by repeating this corpus in the index (see corpus.py "
+        "tile_index) instead of generating and indexing them",
+    )
     parser.add_argument("--ingest-passages", type=int, default=2000)
     parser.add_argument("--ingest-repeats", type=int, default=3)
     parser.add_argument("--skip-ingest", action="store_true")
@@ -639,9 +669,31 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker-args", help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--combine",
+        metavar="JSON,JSON",
+        help="measure nothing: merge these result files (later ones win for a size) into the "
+        "--tag output, print the tables and redraw the plot",
+    )
     args = parser.parse_args()
     if args.worker:
         _worker_main(args.worker, json.loads(args.worker_args), Path(args.worker_out))
+        return
+    if args.combine:
+        combined: dict = {}
+        for path in args.combine.split(","):
+            part = json.loads(Path(path).read_text())
+            if not combined:
+                combined = {**part, "sizes": [], "notes": list(part.get("notes", []))}
+            sizes = {r["size"] for r in part["sizes"]}
+            combined["sizes"] = [r for r in combined["sizes"] if r["size"] not in sizes]
+            combined["sizes"] += part["sizes"]
+            if "ingest" in part:
+                combined["ingest"] = part["ingest"]
+            combined["notes"].append(f"combined from {path} ({part.get('created')})")
+        combined["settings"] = {**combined.get("settings", {}), "tag": args.tag}
+        finish(combined)
+        print_tables(combined)
         return
 
     QUIET.update(load=args.quiet_load, wait_s=args.quiet_wait)
@@ -664,6 +716,10 @@ def main() -> None:
             "dense side: exact search costs the same; the question itself is embedded by the "
             "real model, so embed time is real.",
             "Warm page cache: the corpus was just built or read on this machine.",
+            "A size with tiled_from > 0 has an index that is the tiled_from corpus repeated "
+            "(same postings per copy, same vectors), over that corpus's store: the index has "
+            "the size's posting-list lengths and vector count, but build_snapshot was not run "
+            "at that size and store lookups hit the smaller store.",
         ],
         "sizes": [],
     }
@@ -686,18 +742,23 @@ def main() -> None:
 
     for size in sizes:
         vectors = "minilm" if size <= args.real_vectors_upto else "random"
-        spec = CorpusSpec(size, vectors)
-        run = {"size": size, "vectors": vectors, "build": ensure_corpus(spec)}
+        tiled = args.tile_from if args.tile_from and size > args.tile_from else 0
+        spec = CorpusSpec(size, vectors, tiled_from=tiled)
+        run = {"size": size, "vectors": vectors, "tiled_from": tiled, "build": ensure_corpus(spec)}
         results["sizes"].append(run)
         log(f"{size:,}: {args.queries} questions through quote_answer")
         run["query"] = run_worker(
-            "query", {"size": size, "vectors": vectors, "queries": args.queries}, args.threads
+            "query",
+            {"size": size, "vectors": vectors, "tiled_from": tiled, "queries": args.queries},
+            args.threads,
         )
         log(f"{size:,}: p50 {run['query']['total_ms']['p50']:.1f} ms")
         finish(results)
 
         if args.skip_rankbm25:
             run["rankbm25"] = {"skipped": "--skip-rankbm25"}
+        elif size > args.rankbm25_max_size:
+            run["rankbm25"] = {"skipped": f"--rankbm25-max-size {args.rankbm25_max_size}"}
         else:
             n = min(args.rankbm25_queries, args.queries)
             if size >= 1_000_000:
@@ -718,7 +779,9 @@ def main() -> None:
             else:
                 log(f"{size:,}: rank-bm25 on {n} questions (~{estimate:,.0f} MiB expected)")
                 rb = run_worker(
-                    "rankbm25", {"size": size, "vectors": vectors, "queries": n}, args.threads
+                    "rankbm25",
+                    {"size": size, "vectors": vectors, "tiled_from": tiled, "queries": n},
+                    args.threads,
                 )
                 ours = run["query"]["per_question"][: rb["questions"]]
                 rb["newsbot_same_questions_ms"] = {
