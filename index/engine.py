@@ -275,7 +275,15 @@ class Engine:
         quotes: tuple[Quote, ...] = ()
         if confidence.value >= cfg.abstain_threshold:
             quotes = tuple(
-                select_quotes(ranked, focus_ranked, retrieved, kind, question, cfg.max_quotes)
+                select_quotes(
+                    ranked,
+                    focus_ranked,
+                    retrieved,
+                    kind,
+                    question,
+                    cfg.max_quotes,
+                    relative_share=cfg.quote_share,
+                )
             )
         timings["quote"] = (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - t_start) * 1000

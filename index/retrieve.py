@@ -173,6 +173,8 @@ class HybridRetriever:
         rrf_k: int = 60,
         candidates: int = 100,
         recency_half_life_days: float = 0.0,
+        focus_weight: float = 1.0,
+        max_per_article: int = 0,
     ) -> None:
         self.snapshot = snapshot
         self.lexical_weight = lexical_weight
@@ -180,6 +182,8 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.candidates = candidates
         self.recency_half_life_days = recency_half_life_days
+        self.focus_weight = focus_weight
+        self.max_per_article = max_per_article
 
     def _day_mask(self, days: Sequence[date]) -> np.ndarray:
         ts = self.snapshot.published_ts
@@ -255,22 +259,37 @@ class HybridRetriever:
         t0 = time.perf_counter()
         lists: list[tuple[Sequence[int], float]] = []
         dense_scores: dict[int, float] = {}
-        for lex, den in [(lexical, dense), *narrowed]:
+        for i, (lex, den) in enumerate([(lexical, dense), *narrowed]):
+            scale = 1.0 if i == 0 else self.focus_weight
             if lex is not None:
-                lists.append((lex.rows, self.lexical_weight if kind == "hybrid" else 1.0))
+                lists.append((lex.rows, scale * (self.lexical_weight if kind == "hybrid" else 1.0)))
             if den is not None:
-                lists.append((den.rows, self.dense_weight if kind == "hybrid" else 1.0))
+                lists.append((den.rows, scale * (self.dense_weight if kind == "hybrid" else 1.0)))
                 dense_scores.update(zip(den.rows.tolist(), den.scores.tolist(), strict=True))
         fused = reciprocal_rank_fusion(lists, self.rrf_k)
         if self.recency_half_life_days > 0 and fused:
             fused = self._prefer_recent(fused)
-        top = fused[:k]
+        top = fused[:k] if not self.max_per_article else self._capped(fused, k)
         if vector is not None:
             for row, _ in top:
                 if row not in dense_scores:
                     dense_scores[row] = float(snap.dense.vectors[row] @ vector)
         timings["fuse"] = (time.perf_counter() - t0) * 1000
         return Retrieval([r for r, _ in top], [s for _, s in top], dense_scores, timings_ms=timings)
+
+    def _capped(self, fused: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+        """At most ``max_per_article`` passages of one article, so the top k spans articles."""
+        codes = self.snapshot.article_codes
+        per: dict[int, int] = {}
+        out = []
+        for row, score in fused:
+            article = int(codes[row]) if codes is not None else row
+            if per.get(article, 0) < self.max_per_article:
+                per[article] = per.get(article, 0) + 1
+                out.append((row, score))
+                if len(out) == k:
+                    break
+        return out
 
     def _prefer_recent(self, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
         ts = self.snapshot.published_ts

@@ -26,7 +26,7 @@ from index.lexical import LexicalIndex
 from index.store import Store
 
 CURRENT = "CURRENT"
-_FORMAT = 1
+_FORMAT = 2  # bump when the files change: older snapshots are rebuilt, not misread
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class IndexSnapshot:
     sources: tuple[str, ...]
     lexical: LexicalIndex | None  # None for an empty store
     dense: DenseIndex
+    article_codes: np.ndarray | None = None  # row -> small int naming its article
 
     def __len__(self) -> int:
         return len(self.passage_ids)
@@ -89,6 +90,8 @@ def load_snapshot(index_dir: Path) -> IndexSnapshot | None:
         return None
     directory = index_dir / name
     manifest = json.loads((directory / "manifest.json").read_text())
+    if manifest.get("format") != _FORMAT:
+        return None  # written by another version: the caller rebuilds from the store
     lexical = LexicalIndex.load(directory / "bm25") if manifest["rows"] else None
     return IndexSnapshot(
         epoch=manifest["epoch"],
@@ -99,6 +102,7 @@ def load_snapshot(index_dir: Path) -> IndexSnapshot | None:
         sources=tuple(manifest["sources"]),
         lexical=lexical,
         dense=DenseIndex.load(directory),
+        article_codes=np.load(directory / "article_codes.npy", mmap_mode="r"),
     )
 
 
@@ -113,9 +117,12 @@ def build_snapshot(
         vectors: list[bytes] = []
         published: list[float] = []
         codes: list[int] = []
+        articles: list[int] = []
         source_code: dict[str, int] = {}
+        article_code: dict[str, int] = {}
         for row in store.iter_passage_rows():
             ids.append(row.id)
+            articles.append(article_code.setdefault(row.article_id, len(article_code)))
             tokens.append(row.tokens.split())
             vectors.append(row.vector)
             published.append(np.nan if row.published_ts is None else row.published_ts)
@@ -134,6 +141,7 @@ def build_snapshot(
         np.save(directory / "passage_ids.npy", np.asarray(ids, dtype=np.int64))
         np.save(directory / "published_ts.npy", np.asarray(published, dtype=np.float64))
         np.save(directory / "source_codes.npy", np.asarray(codes, dtype=np.int32))
+        np.save(directory / "article_codes.npy", np.asarray(articles, dtype=np.int32))
         if ids:
             LexicalIndex.build(tokens, k1=k1, b=b, method=method).save(directory / "bm25")
         manifest = {

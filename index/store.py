@@ -83,6 +83,7 @@ class PassageRow:
     """What an index snapshot needs of one passage."""
 
     id: int
+    article_id: str
     tokens: str
     vector: bytes
     published_ts: float | None
@@ -211,7 +212,8 @@ class Store:
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT p.id, p.tokens, p.vector, a.published_ts, a.source FROM passages p "
+                    "SELECT p.id, p.article_id, p.tokens, p.vector, a.published_ts, a.source "
+                    "FROM passages p "
                     "JOIN articles a ON a.id = p.article_id WHERE p.id > ? ORDER BY p.id LIMIT ?",
                     (last, batch),
                 ).fetchall()

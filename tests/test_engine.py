@@ -305,7 +305,8 @@ def test_incremental_ingest_embeds_only_new_passages(counted_engine, counting, t
     }
     report = counted_engine.ingest_paths([_jsonl(tmp_path / "all.jsonl", ARTICLE, OTHER, third)])
     assert (report.added, report.updated, report.unchanged) == (2, 0, 1)
-    expected = len(pack_passages(OTHER["text"], 160)) + len(pack_passages(third["text"], 160))
+    words = counted_engine.config.passage_words
+    expected = len(pack_passages(OTHER["text"], words)) + len(pack_passages(third["text"], words))
     assert len(counting.texts) == report.passages == expected
     assert not any("Rotterdam" in t for t in counting.texts)
     assert counted_engine.stats().articles == 3

@@ -70,6 +70,7 @@ class LocalBackend:
             rrf_k=cfg.rrf_k,
             candidates=cfg.candidates,
             recency_half_life_days=cfg.recency_half_life_days,
+            focus_weight=cfg.focus_weight,
         ).retrieve(query, vector, k=k, filters=filters, kind=kind)
         ids = snap.passage_ids
         return SearchHits(
