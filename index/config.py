@@ -34,8 +34,9 @@ class EngineConfig:
     quote_share: float = 0.3
     # Extra lists narrowed to each outlet/day the question names weigh this much.
     focus_weight: float = 0.5
-    # Abstain when the best evidence scores under this calibrated confidence.
-    abstain_threshold: float = 0.5
+    # Abstain when the calibrated confidence is under this: on the dev set 0.82 abstains on
+    # 0.90 of unanswerable questions and on 0.06 of answerable ones.
+    abstain_threshold: float = 0.82
     # Optional preference for newer articles: half-life in days, 0 disables.
     recency_half_life_days: float = 0.0
     max_file_bytes: int = 20_000_000

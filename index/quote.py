@@ -268,10 +268,14 @@ def answer_confidence(
     max_cosine: float,
     coverage: float,
     *,
-    cosine_weight: float = 12.0,
-    coverage_weight: float = 4.0,
-    bias: float = -7.0,
+    cosine_weight: float = 19.5,
+    coverage_weight: float = 9.8,
+    bias: float = -10.85,
 ) -> Confidence:
-    """Logistic combination of dense similarity and lexical coverage of the best sentence."""
+    """Logistic combination of dense similarity and lexical coverage of the best sentence.
+
+    Weights are a logistic regression fitted on the news QA dev set (answerable vs not,
+    AUROC 0.974); two signals drift less across question sets than a cosine threshold.
+    """
     z = cosine_weight * max_cosine + coverage_weight * coverage + bias
     return Confidence(max_cosine, coverage, 1.0 / (1.0 + math.exp(-z)))
