@@ -33,7 +33,7 @@ from index.config import EngineConfig
 from index.engine import dense_text, lexical_text
 from index.model import Article
 from index.segment import pack_passages, split_sentences
-from index.snapshot import build_snapshot
+from index.snapshot import build_snapshot, load_snapshot
 from index.sources import read_sources
 from index.store import ArticleWrite, NewPassage, Store
 from index.tokenize import NewsTokenizer
@@ -44,6 +44,7 @@ QUESTIONS_PATH = EVAL_DIR / "newsqa-dev.jsonl"
 CACHE_ROOT = Path("/tmp/newsbot-bench")
 GENERATOR_VERSION = 1
 DIMENSION = 384
+ANY_PASSAGE_WORDS = False  # True: reuse caches packed at another passage_words (recorded)
 
 
 def log(message: str) -> None:
@@ -207,7 +208,8 @@ class CorpusSpec:
             return None
         # Caches made before this was recorded were packed at the then default of 160 words.
         words = stats.get("passage_words", stats.get("base", {}).get("passage_words", 160))
-        return stats if words == EngineConfig().passage_words else None
+        stats.setdefault("passage_words", words)
+        return stats if ANY_PASSAGE_WORDS or words == EngineConfig().passage_words else None
 
 
 def generate_store(spec: CorpusSpec, batch_articles: int = 500, check_every: int = 97) -> dict:
@@ -340,21 +342,30 @@ def tile_index(spec: CorpusSpec) -> dict:
     source = Store(base_config.db_path)
     source.backup(config.db_path)  # consistent copy, WAL folded in
     source.close()
+    if load_snapshot(base_config.index_dir) is None:  # another snapshot format: rebuild it
+        store = Store(base_config.db_path)
+        build_snapshot(
+            store,
+            base_config.index_dir,
+            dimension=DIMENSION,
+            k1=base_config.bm25_k1,
+            b=base_config.bm25_b,
+        )
+        store.close()
     src = base_config.index_dir / (base_config.index_dir / "CURRENT").read_text().strip()
     manifest = json.loads((src / "manifest.json").read_text())
     name = f"gen-{manifest['epoch']:08d}-tiled{reps:03d}"
     dst = config.index_dir / name
     (dst / "bm25").mkdir(parents=True)
-    for array in ("passage_ids", "published_ts", "source_codes", "vectors"):
-        values = np.load(src / f"{array}.npy", mmap_mode="r")
+    for path in sorted(src.glob("*.npy")):  # every row-aligned array of the snapshot
+        values = np.load(path, mmap_mode="r")
         tiled = np.lib.format.open_memmap(
-            dst / f"{array}.npy",
-            mode="w+",
-            dtype=values.dtype,
-            shape=(spec.size, *values.shape[1:]),
+            dst / path.name, mode="w+", dtype=values.dtype, shape=(spec.size, *values.shape[1:])
         )
+        # Each copy's articles are other articles (same passage ids: the store serves them).
+        step = int(values.max()) + 1 if path.stem == "article_codes" and len(values) else 0
         for c in range(reps):
-            tiled[c * base.size : (c + 1) * base.size] = values
+            tiled[c * base.size : (c + 1) * base.size] = values + c * step if step else values
         tiled.flush()
         del tiled
 

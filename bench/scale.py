@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import corpus
 import numpy as np
 from corpus import (
     CorpusSpec,
@@ -643,6 +644,11 @@ def main() -> None:
         help="build sizes above this one by repeating this corpus in the index (see corpus.py "
         "tile_index) instead of generating and indexing them",
     )
+    parser.add_argument(
+        "--any-passage-words",
+        action="store_true",
+        help="reuse cached corpora packed at another passage_words (the tables show it)",
+    )
     parser.add_argument("--ingest-passages", type=int, default=2000)
     parser.add_argument("--ingest-repeats", type=int, default=3)
     parser.add_argument("--skip-ingest", action="store_true")
@@ -697,6 +703,7 @@ def main() -> None:
         return
 
     QUIET.update(load=args.quiet_load, wait_s=args.quiet_wait)
+    corpus.ANY_PASSAGE_WORDS = args.any_passage_words
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     results: dict = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
