@@ -24,6 +24,11 @@ COPY pyproject.toml README.md ./
 COPY index ./index
 COPY bot ./bot
 RUN pip install --no-cache-dir .
+# Optional extras, e.g. NEWSBOT_EXTRAS=milvus for the Milvus backend (docker-compose.yml passes
+# it through): installed over the same venv, so the default image stays as it is.
+ARG NEWSBOT_EXTRAS=""
+# hadolint ignore=DL3013
+RUN if [ -n "$NEWSBOT_EXTRAS" ]; then pip install --no-cache-dir ".[$NEWSBOT_EXTRAS]"; fi
 
 # -- runtime ----------------------------------------------------------------------------------
 FROM python:3.11-slim

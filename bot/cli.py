@@ -20,6 +20,7 @@ from bot.discord.cli import register as register_discord_commands
 from bot.eval_cli import eval_command
 from bot.feeds_cli import ingest_items
 from bot.feeds_cli import register as register_feed_commands
+from bot.migrate_cli import register as register_migrate_command
 from bot.ops_cli import register as register_ops_commands
 from bot.settings import Settings
 from bot.terminal import answer_markup, format_date, headline_markup
@@ -234,6 +235,7 @@ app.command("eval")(eval_command)
 register_discord_commands(app)  # serve, sync-commands
 register_feed_commands(app)  # feeds add/list/remove, watch
 register_ops_commands(app)  # healthcheck, backup, restore
+register_migrate_command(app)  # migrate --to milvus
 
 
 def main() -> None:

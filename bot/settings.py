@@ -33,6 +33,23 @@ class Settings(BaseSettings):
     abstain_threshold: float = 0.5
     recency_half_life_days: float = 0.0
     max_file_bytes: int = 20_000_000
+    # Where the search index lives (see README, "Scaling out with Milvus").
+    backend: str = Field(
+        "local", description="Search index: local (files beside the database) or milvus."
+    )
+    milvus_uri: str | None = Field(
+        None, description="Milvus server for NEWSBOT_BACKEND=milvus, e.g. http://milvus:19530."
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Milvus credentials (user:password or an API key); unset: none."
+    )
+    milvus_database: str | None = Field(
+        None, description="Milvus database; unset: the server's default database."
+    )
+    milvus_collection: str = Field(
+        "newsbot_passages", description="Milvus collection holding this data directory's passages."
+    )
+
 
     # Discord
     discord_token: SecretStr | None = Field(
@@ -98,6 +115,11 @@ class Settings(BaseSettings):
             abstain_threshold=self.abstain_threshold,
             recency_half_life_days=self.recency_half_life_days,
             max_file_bytes=self.max_file_bytes,
+            backend=self.backend,
+            milvus_uri=self.milvus_uri,
+            milvus_token=self.milvus_token.get_secret_value() if self.milvus_token else None,
+            milvus_database=self.milvus_database,
+            milvus_collection=self.milvus_collection,
         )
 
     def token(self) -> str:
@@ -121,7 +143,7 @@ class Settings(BaseSettings):
         out: dict[str, object] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if name == "discord_token":
+            if name in ("discord_token", "milvus_token"):
                 value = "****" if value is not None else None
             elif isinstance(value, Path):
                 value = str(value)

@@ -79,6 +79,22 @@ class ArticleWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class PassageRecord:
+    """A passage with the article fields an external index (Milvus) stores beside it."""
+
+    id: int
+    article_id: str
+    text: str
+    tokens: str
+    vector: bytes
+    title: str
+    source: str | None
+    url: str | None
+    published_ts: float | None
+    replaced: bool  # the article was updated since first ingest: older passages may linger
+
+
+@dataclass(frozen=True, slots=True)
 class PassageRow:
     """What an index snapshot needs of one passage."""
 
@@ -222,6 +238,89 @@ class Store:
             for row in rows:
                 yield PassageRow(*row)
             last = rows[-1][0]
+
+    # -- reads for an external index (index/backends/milvus*) ---------------------------
+
+    def passage_records(self, after_id: int, limit: int) -> list[PassageRecord]:
+        """Up to ``limit`` passages with ids above ``after_id``, in id order: ids only grow,
+        so "above the last one copied" is everything an external index has not seen."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.id, p.article_id, substr(a.body, p.start + 1, p.end - p.start), "
+                "p.tokens, p.vector, a.title, a.source, a.url, a.published_ts, "
+                "a.updated_at != a.ingested_at FROM passages p "
+                "JOIN articles a ON a.id = p.article_id WHERE p.id > ? ORDER BY p.id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+        return [PassageRecord(*row[:-1], bool(row[-1])) for row in rows]
+
+    def passage_records_by_id(self, ids: Sequence[int]) -> list[PassageRecord]:
+        """The records of these passage ids that still exist, in id order."""
+        out: list[PassageRecord] = []
+        for start in range(0, len(ids), 900):
+            chunk = list(ids[start : start + 900])
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT p.id, p.article_id, substr(a.body, p.start + 1, p.end - p.start), "
+                    "p.tokens, p.vector, a.title, a.source, a.url, a.published_ts, "
+                    "a.updated_at != a.ingested_at FROM passages p "
+                    "JOIN articles a ON a.id = p.article_id "
+                    f"WHERE p.id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+            out += [PassageRecord(*row[:-1], bool(row[-1])) for row in rows]
+        return sorted(out, key=lambda r: r.id)
+
+    def first_passage_ids(self, article_ids: Iterable[str]) -> dict[str, int]:
+        """The lowest current passage id of each article: an update gives an article all-new,
+        higher ids, so an indexed passage of it below this one is a stale copy."""
+        ids = list(dict.fromkeys(article_ids))
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT article_id, MIN(id) FROM passages "
+                    f"WHERE article_id IN ({','.join('?' * len(chunk))}) GROUP BY article_id",
+                    chunk,
+                ).fetchall()
+            out.update(rows)
+        return out
+
+    def passage_ids_between(self, low: int, high: int) -> list[int]:
+        """Current passage ids in ``[low, high)``, ascending (the primary key's own order)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM passages WHERE id >= ? AND id < ? ORDER BY id", (low, high)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def max_passage_id(self) -> int:
+        """The highest passage id ever handed out (AUTOINCREMENT's own counter), 0 if none."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name='passages'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def passage_tokens(self, ids: Sequence[int] | None = None) -> list[str]:
+        """Token strings of these passages (every passage when ``ids`` is None), for document
+        frequencies where the index itself does not expose them."""
+        if ids is None:
+            with self._lock:
+                return [r[0] for r in self._db.execute("SELECT tokens FROM passages")]
+        out: list[str] = []
+        for start in range(0, len(ids), 900):
+            chunk = list(ids[start : start + 900])
+            with self._lock:
+                out += [
+                    r[0]
+                    for r in self._db.execute(
+                        f"SELECT tokens FROM passages WHERE id IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                ]
+        return out
 
     def headlines(
         self,

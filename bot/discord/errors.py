@@ -14,10 +14,15 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from index.errors import BackendUnavailable
+
 log = logging.getLogger("newsbot.discord")
 
 NO_MENTIONS = discord.AllowedMentions.none()
 GENERIC_FAILURE = "Sorry, something went wrong while handling that. It has been logged."
+INDEX_UNAVAILABLE = (
+    "Sorry, I can't reach my news index right now; please ask again in a few minutes."
+)
 
 
 class UserFacingError(app_commands.AppCommandError):
@@ -58,6 +63,9 @@ def describe(error: BaseException) -> tuple[str, bool]:
         error = error.original
     if isinstance(error, UserFacingError):
         return error.user_message, False
+    if isinstance(error, BackendUnavailable):  # an outage, not a bug: no traceback
+        log.warning("the search index is unreachable: %s", error)
+        return INDEX_UNAVAILABLE, False
     if isinstance(error, app_commands.CommandOnCooldown):
         return CoolingDown(error.retry_after).user_message, False
     if isinstance(error, app_commands.CommandNotFound):

@@ -11,7 +11,14 @@ from index.errors import NewsbotError
 def open_backend(config: EngineConfig) -> Backend:
     if config.backend == "local":
         return LocalBackend(config)
-    raise NewsbotError(f"unknown backend {config.backend!r} (NEWSBOT_BACKEND): use 'local'")
+    if config.backend == "milvus":
+        # Imported here: the milvus modules load pymilvus lazily, but need not load at all.
+        from index.backends.milvus import MilvusBackend
+
+        return MilvusBackend(config)
+    raise NewsbotError(
+        f"unknown backend {config.backend!r} (NEWSBOT_BACKEND): use 'local' or 'milvus'"
+    )
 
 
 __all__ = ["Backend", "LocalBackend", "SearchHits", "open_backend"]

@@ -1,0 +1,374 @@
+"""The ``milvus`` backend: passages, their text, BM25 and dense vectors in a Milvus collection.
+
+Articles stay in the SQLite store (the truth, and what answers are quoted from); Milvus holds
+what search needs and answers with passage ids, like the local backend. One question is one
+``hybrid_search``: BM25 (Milvus's own, over the store's tokens) and dense requests for the
+whole question and for each outlet or day it names, fused by Milvus's RRF with the local
+weights (as repeated requests, see ``weight_repeats``), so both backends rank alike.
+
+Every failure to reach the server is a ``BackendUnavailable`` naming the URI: the CLI prints
+it as one line, the Discord bot answers with an apology and keeps running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from index.backends.base import SearchHits
+from index.backends.milvus_client import WRITE_ATTEMPTS, MilvusConnection
+from index.backends.milvus_query import (
+    NOTHING,
+    and_,
+    base_expr,
+    focus_expr,
+    weight_repeats,
+)
+from index.backends.milvus_schema import (
+    CollectionSpec,
+    check_collection,
+    create_collection,
+    query_string,
+)
+from index.backends.milvus_sync import (
+    PassageSync,
+    ProgressCallback,
+    SyncProgress,
+    SyncState,
+    new_nonce,
+)
+from index.backends.store_idf import StoreIdf
+from index.config import EngineConfig
+from index.errors import NewsbotError
+from index.retrieve import Filters, ParsedQuery, RetrieverKind
+from index.store import Store
+
+DEFAULT_DIMENSION = 384
+# A sampled idf table (stores above store_idf.SAMPLE passages) moves slowly: recount hourly.
+SAMPLED_IDF_SECONDS = 3600.0
+
+
+def _hnsw_ef(candidates: int) -> int:
+    """HNSW search breadth: well above the list length so the approximate dense lists are
+    (nearly always) the exact ones the local backend computes."""
+    return max(2 * candidates, 64)
+
+
+class MilvusBackend:
+    name = "milvus"
+
+    def __init__(self, config: EngineConfig, *, batch_size: int = 500) -> None:
+        if not config.milvus_uri:
+            raise NewsbotError(
+                "NEWSBOT_BACKEND=milvus needs NEWSBOT_MILVUS_URI (for example "
+                "http://127.0.0.1:19530)"
+            )
+        self.config = config
+        self.collection = config.milvus_collection
+        self.conn = MilvusConnection(
+            config.milvus_uri, token=config.milvus_token, database=config.milvus_database
+        )
+        state_key = f"milvus:{config.milvus_database or 'default'}/{self.collection}"
+        self.passages = PassageSync(
+            self.conn, self.collection, state_key, batch=batch_size, reload=self._load
+        )
+        self._store: Store | None = None
+        self._ready = False  # the collection exists (it is made with the first passages)
+        self._seen_epoch: int | None = None
+        self._count = 0
+        self._sources: tuple[str, ...] = ()
+        self._idf: StoreIdf | None = None
+        self._idf_epoch: int | None = None
+        self._idf_at = 0.0
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+
+    # -- the collection ----------------------------------------------------------------
+
+    def _spec(self, dimension: int) -> CollectionSpec:
+        return CollectionSpec(self.collection, dimension, self.config.bm25_k1, self.config.bm25_b)
+
+    @staticmethod
+    def _store_id(store: Store) -> str:
+        """This data directory's identity, written into the collection it fills."""
+        found = store.get_meta("store_id")
+        if found is None:
+            found = new_nonce()
+            store.set_meta({"store_id": found})
+        return found
+
+    def _ensure_collection(self, store: Store) -> str | None:
+        """The collection's sync nonce, creating it once the store knows its vector size;
+        None while there is nothing to index."""
+        name = self.collection
+        exists = self.conn.call("look up the collection", lambda c: c.has_collection(name))
+        dimension = store.get_meta("dimension")
+        store_id = self._store_id(store)
+        if not exists:
+            if dimension is None:
+                return None
+            nonce = new_nonce()
+            self.passages.save(store, SyncState(nonce, 0, -1))
+            spec = self._spec(int(dimension))
+            self.conn.call(
+                "create the collection",
+                lambda c: create_collection(c, spec, store_id, nonce),
+                attempts=WRITE_ATTEMPTS,
+            )
+            return nonce
+        description = self.conn.call(
+            "describe the collection", lambda c: c.describe_collection(name)
+        )
+        spec = self._spec(int(dimension) if dimension else _dimension_of(description))
+        nonce = check_collection(description, spec, store_id)
+        state = self.conn.call("check the collection is loaded", lambda c: c.get_load_state(name))
+        if "NotLoad" in str(state.get("state")):
+            self.conn.call(
+                "load the collection", lambda c: c.load_collection(name), attempts=WRITE_ATTEMPTS
+            )
+        return nonce
+
+    def _load(self, client: Any) -> None:
+        client.load_collection(self.collection)
+
+    def recreate(self, store: Store) -> None:
+        """Drop the collection (``newsbot migrate --recreate``); the next sync rebuilds it."""
+        with self._sync_lock:
+            self.conn.call(
+                "drop the collection",
+                lambda c: c.drop_collection(self.collection),
+                attempts=WRITE_ATTEMPTS,
+            )
+            store.set_meta({self.passages.state_key: ""})
+            self._ready = False
+            self._seen_epoch = None
+
+    # -- Backend -----------------------------------------------------------------------
+
+    def sync(self, store: Store, progress: ProgressCallback | None = None) -> SyncProgress:
+        """Copy what the store gained since the last sync (resumable, see milvus_sync)."""
+        with self._sync_lock:
+            self._store = store
+            nonce = self._ensure_collection(store)
+            result = SyncProgress()
+            if nonce is not None:
+                self._ready = True
+                result = self.passages.run(store, nonce, progress)
+            self._refresh(force=True)
+            return result
+
+    def _refresh(self, force: bool = False) -> None:
+        """Pick up another process's sync (the CLI ingesting while the bot serves): cheap
+        unless the store's epoch moved."""
+        store = self._store
+        if store is None:
+            return
+        epoch = store.epoch()
+        if not force and epoch == self._seen_epoch:
+            return
+        ready = self._ready or self.conn.call(
+            "look up the collection", lambda c: c.has_collection(self.collection)
+        )
+        count = 0
+        if ready:
+            rows = self.conn.call(
+                "count passages",
+                lambda c: c.query(self.collection, filter="", output_fields=["count(*)"]),
+                reload=self._load,
+            )
+            count = int(rows[0]["count(*)"]) if rows else 0
+        sources = tuple(s for s, _ in store.sources())
+        with self._lock:
+            self._ready, self._count, self._sources = ready, count, sources
+            self._seen_epoch = epoch
+
+    def search(
+        self,
+        query: ParsedQuery,
+        vector: np.ndarray,
+        *,
+        k: int,
+        filters: Filters | None = None,
+        kind: RetrieverKind = "hybrid",
+    ) -> SearchHits:
+        self._refresh()
+        timings: dict[str, float] = {}
+        base = base_expr(filters, self._sources)
+        if not self._ready or self._count == 0 or base == NOTHING:
+            return SearchHits([], [], timings_ms=timings)
+        cfg = self.config
+        weights = (
+            (cfg.lexical_weight, cfg.dense_weight)
+            if kind == "hybrid"
+            else (float(kind == "bm25"), float(kind == "dense"))
+        )
+        # Lists narrowed to a named outlet or day weigh ``focus_weight`` times as much, as in
+        # the local fusion; all four weights become one set of whole-number repeats.
+        focus = float(getattr(cfg, "focus_weight", 1.0))
+        repeats = weight_repeats([*weights, weights[0] * focus, weights[1] * focus])
+        dense = None if vector is None else np.asarray(vector, dtype=np.float32)
+        requests = self._requests(query, dense, base, repeats)
+        if not requests:
+            return SearchHits([], [], timings_ms=timings)
+
+        from pymilvus import RRFRanker
+
+        recency = cfg.recency_half_life_days > 0
+        limit = max(k, cfg.candidates) if recency else k
+        t0 = time.perf_counter()
+        found = self.conn.call(
+            "search",
+            reload=self._load,
+            op=lambda c: c.hybrid_search(
+                self.collection,
+                requests,
+                RRFRanker(cfg.rrf_k),
+                limit=limit,
+                output_fields=["dense", "published"],
+            ),
+        )
+        timings["milvus_hybrid"] = (time.perf_counter() - t0) * 1000
+        hits = list(found[0]) if found else []
+        # Back to the local fusion's scale: a list requested r times for weight w adds r / w
+        # times its weighted share.
+        all_weights = [*weights, weights[0] * focus, weights[1] * focus]
+        unit = next((r / w for r, w in zip(repeats, all_weights, strict=True) if w > 0), 1.0)
+        fused = [(int(h["id"]), float(h["distance"]) / unit) for h in hits]
+        entities = {int(h["id"]): h.get("entity", {}) for h in hits}
+        if recency:
+            fused = self._prefer_recent(fused, entities)
+        fused = sorted(fused, key=lambda item: (-item[1], item[0]))[:k]
+
+        dense_scores: dict[int, float] = {}
+        if dense is not None:
+            for pid, _ in fused:
+                stored = entities[pid].get("dense")
+                if stored is not None:
+                    dense_scores[pid] = float(np.asarray(stored, dtype=np.float32) @ dense)
+            if repeats[1]:
+                t0 = time.perf_counter()
+                dense_scores.update(self._best_dense(dense, base))
+                timings["milvus_dense_top"] = (time.perf_counter() - t0) * 1000
+        return SearchHits([pid for pid, _ in fused], [s for _, s in fused], dense_scores, timings)
+
+    def _requests(
+        self,
+        query: ParsedQuery,
+        dense: np.ndarray | None,
+        base: str | None,
+        repeats: Sequence[int],
+    ) -> list[Any]:
+        """One BM25 and one dense request (each repeated by its weight) for the question,
+        and again for each outlet or day it names, restricted to it. ``repeats``: lexical,
+        dense, then the same two for the narrowed lists."""
+        from pymilvus import AnnSearchRequest
+
+        n = self.config.candidates
+        dense_param = {"metric_type": "COSINE", "params": {"ef": _hnsw_ef(n)}}
+        requests: list[Any] = []
+
+        def add(
+            tokens: Sequence[str], expr: str | None, lexical_repeats: int, dense_repeats: int
+        ) -> None:
+            text = query_string(list(tokens))
+            for _ in range(lexical_repeats if text else 0):
+                requests.append(
+                    AnnSearchRequest(
+                        data=[text],
+                        anns_field="sparse",
+                        param={"metric_type": "BM25"},
+                        limit=n,
+                        expr=expr,
+                    )
+                )
+            for _ in range(dense_repeats if dense is not None else 0):
+                requests.append(
+                    AnnSearchRequest(
+                        data=[dense.tolist()],  # type: ignore[union-attr]
+                        anns_field="dense",
+                        param=dense_param,
+                        limit=n,
+                        expr=expr,
+                    )
+                )
+
+        add(query.tokens, base, repeats[0], repeats[1])
+        for focus in query.focuses:
+            expr = and_(focus_expr(focus, self._sources), base)
+            if expr != NOTHING:
+                add(focus.tokens, expr, repeats[2], repeats[3])
+        return requests
+
+    def _best_dense(self, dense: np.ndarray, base: str | None) -> dict[int, float]:
+        """The cosine of the best passage the filters allow: the engine abstains on it."""
+        found = self.conn.call(
+            "search",
+            reload=self._load,
+            op=lambda c: c.search(
+                self.collection,
+                data=[dense.tolist()],
+                anns_field="dense",
+                filter=base or "",
+                limit=1,
+                search_params={
+                    "metric_type": "COSINE",
+                    "params": {"ef": _hnsw_ef(self.config.candidates)},
+                },
+            ),
+        )
+        return {int(h["id"]): float(h["distance"]) for h in (found[0] if found else [])}
+
+    def _prefer_recent(
+        self, fused: list[tuple[int, float]], entities: dict[int, dict]
+    ) -> list[tuple[int, float]]:
+        """The local retriever's recency preference, on the fused list Milvus returned."""
+        from index.backends.milvus_schema import UNKNOWN_PUBLISHED
+
+        now = time.time()
+        half_life = self.config.recency_half_life_days
+        out = []
+        for pid, score in fused:
+            ts = entities[pid].get("published", UNKNOWN_PUBLISHED)
+            age_days = (now - ts) / 86400 if ts != UNKNOWN_PUBLISHED else 3650.0
+            decay = 0.5 ** (max(age_days, 0.0) / half_life)
+            out.append((pid, score * (0.5 + 0.5 * decay)))
+        return out
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        store = self._store
+        if store is None:
+            return dict.fromkeys(tokens, 1.0)
+        epoch = store.epoch()
+        with self._lock:
+            table = self._idf
+            stale = table is None or (
+                self._idf_epoch != epoch
+                and (table.exact or time.monotonic() - self._idf_at > SAMPLED_IDF_SECONDS)
+            )
+            if stale:
+                table = self._idf = StoreIdf.from_store(store)
+                self._idf_epoch, self._idf_at = epoch, time.monotonic()
+        assert table is not None
+        return table.idf(tokens)
+
+    def indexed_count(self) -> int:
+        self._refresh()
+        return self._count
+
+    def known_sources(self) -> Sequence[str]:
+        self._refresh()
+        return self._sources
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _dimension_of(description: dict[str, Any]) -> int:
+    for f in description.get("fields", []):
+        if f.get("name") == "dense":
+            return int(f.get("params", {}).get("dim", DEFAULT_DIMENSION))
+    return DEFAULT_DIMENSION

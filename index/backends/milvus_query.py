@@ -1,0 +1,109 @@
+"""Milvus filter expressions and fusion weights that mirror the local retriever exactly.
+
+The local backend restricts lists with boolean masks over its snapshot (``Filters`` for the
+user's hard constraints, one mask per outlet or day a question names); here the same rows
+are selected by scalar filter expressions on the collection's indexed fields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from index.backends.milvus_schema import UNKNOWN_PUBLISHED
+from index.retrieve import Filters, Focus
+
+NOTHING = "id < 0"  # a filter no passage passes (ids start at 1)
+MAX_REPEATS = 8  # the default weights (1, 0.25, focus 0.5) need 8:2 and 4:1
+
+
+def literal(value: str) -> str:
+    """A Milvus string literal: double quotes, backslash escapes."""
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
+    return f'"{escaped}"'
+
+
+def matching_sources(names: Sequence[str], known: Sequence[str]) -> list[str]:
+    """The indexed outlet names that equal any of ``names`` ignoring case (as the local
+    snapshot's source mask does); Milvus compares strings exactly."""
+    wanted = {n.casefold() for n in names}
+    return [s for s in known if s.casefold() in wanted]
+
+
+def sources_expr(names: Sequence[str]) -> str:
+    if not names:
+        return NOTHING
+    return f"source in [{', '.join(literal(n) for n in names)}]"
+
+
+def and_(*parts: str | None) -> str | None:
+    present = [p for p in parts if p]
+    if not present:
+        return None
+    if NOTHING in present:
+        return NOTHING
+    return " and ".join(f"({p})" for p in present) if len(present) > 1 else present[0]
+
+
+def base_expr(filters: Filters | None, known_sources: Sequence[str]) -> str | None:
+    """The user's explicit constraints; None when there are none. Passages of unknown date
+    never pass a date constraint (the local mask compares NaN, which is never true)."""
+    if filters is None:
+        return None
+    parts: list[str] = []
+    if filters.sources:
+        parts.append(sources_expr(matching_sources(filters.sources, known_sources)))
+    if filters.since is not None or filters.until is not None:
+        low = (
+            math.ceil(filters.since.timestamp())
+            if filters.since is not None
+            else UNKNOWN_PUBLISHED + 1
+        )
+        parts.append(f"published >= {low}")
+        if filters.until is not None:
+            parts.append(f"published < {math.ceil(filters.until.timestamp())}")
+    return and_(*parts)
+
+
+def _day_expr(day: date) -> str:
+    if day.year > 1:  # the day before to the day after: reports are dated around the event
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
+        end = start + timedelta(days=3)
+        return f"(published >= {int(start.timestamp())} and published < {int(end.timestamp())})"
+    # A day without a year: that month and day, give or take one, in any year (never
+    # crossing into the neighbouring month, like the local mask).
+    days = [d for d in (day.day - 1, day.day, day.day + 1) if 1 <= d <= 31]
+    return f"month_day in [{', '.join(str(day.month * 100 + d) for d in days)}]"
+
+
+def focus_expr(focus: Focus, known_sources: Sequence[str]) -> str:
+    """The passages one named outlet or the named days select."""
+    if focus.source:
+        return sources_expr(matching_sources([focus.source], known_sources))
+    if not focus.dates:
+        return NOTHING
+    return " or ".join(_day_expr(d) for d in focus.dates)
+
+
+def weight_repeats(weights: Sequence[float]) -> list[int]:
+    """Whole numbers proportional to ``weights`` (0 stays 0).
+
+    Milvus's RRFRanker has no per-list weights, but repeating a request r times adds
+    r / (k + rank), so lists repeated in proportion to their weights rank exactly like the
+    local weighted fusion: (1.0, 0.5) becomes (2, 1)."""
+    top = max(weights, default=0.0)
+    if top <= 0:
+        return [0 for _ in weights]
+    for scale in range(1, MAX_REPEATS + 1):  # the smallest whole-number ratio, if there is one
+        exact = [w / top * scale for w in weights]
+        rounded = [round(x) for x in exact]
+        if all(
+            abs(x - r) < 1e-9 and (r > 0 or w <= 0)
+            for x, r, w in zip(exact, rounded, weights, strict=True)
+        ):
+            return rounded
+    # Far-apart or irrational weights: keep the ratio roughly, cap the cost.
+    return [max(1, round(MAX_REPEATS * w / top)) if w > 0 else 0 for w in weights]
