@@ -97,7 +97,7 @@ def _status(feed: Feed) -> str:
 
 def feed_line(feed: Feed) -> str:
     scope = " · *global, added by the bot's operator*" if feed.guild_id is None else ""
-    url = fit_escaped(squash(feed.url), 300)
+    url = fit_escaped(squash(feed.url), 300) or "(no URL)"
     name = f" {feed_label(feed)}" if feed.name else ""
     return f"**#{feed.id}**{name}{scope}\n{url}\n{_status(feed)}"
 
