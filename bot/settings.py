@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from index.config import EngineConfig
 from index.errors import NewsbotError
 
+_ENGINE = EngineConfig()
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=None, extra="ignore")
@@ -22,17 +24,20 @@ class Settings(BaseSettings):
     # Engine
     data_dir: Path = Path("newsbot-data")
     model: str | None = Field(None, description="sentence-transformers model path or name")
-    passage_words: int = 160
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
-    lexical_weight: float = 1.0
-    dense_weight: float = 0.5
-    rrf_k: int = 60
-    top_k: int = 10
-    max_quotes: int = 3
-    abstain_threshold: float = 0.5
-    recency_half_life_days: float = 0.0
-    max_file_bytes: int = 20_000_000
+    # Defaults come from EngineConfig so the engine and its settings never disagree.
+    passage_words: int = _ENGINE.passage_words
+    bm25_k1: float = _ENGINE.bm25_k1
+    bm25_b: float = _ENGINE.bm25_b
+    lexical_weight: float = _ENGINE.lexical_weight
+    dense_weight: float = _ENGINE.dense_weight
+    focus_weight: float = _ENGINE.focus_weight
+    rrf_k: int = _ENGINE.rrf_k
+    top_k: int = _ENGINE.top_k
+    max_quotes: int = _ENGINE.max_quotes
+    quote_share: float = _ENGINE.quote_share
+    abstain_threshold: float = _ENGINE.abstain_threshold
+    recency_half_life_days: float = _ENGINE.recency_half_life_days
+    max_file_bytes: int = _ENGINE.max_file_bytes
     # Where the search index lives (see README, "Scaling out with Milvus").
     backend: str = Field(
         "local", description="Search index: local (files beside the database) or milvus."
@@ -49,7 +54,6 @@ class Settings(BaseSettings):
     milvus_collection: str = Field(
         "newsbot_passages", description="Milvus collection holding this data directory's passages."
     )
-
 
     # Discord
     discord_token: SecretStr | None = Field(
@@ -109,9 +113,11 @@ class Settings(BaseSettings):
             bm25_b=self.bm25_b,
             lexical_weight=self.lexical_weight,
             dense_weight=self.dense_weight,
+            focus_weight=self.focus_weight,
             rrf_k=self.rrf_k,
             top_k=self.top_k,
             max_quotes=self.max_quotes,
+            quote_share=self.quote_share,
             abstain_threshold=self.abstain_threshold,
             recency_half_life_days=self.recency_half_life_days,
             max_file_bytes=self.max_file_bytes,
