@@ -67,12 +67,16 @@ def pct(values: list[float], q: float) -> float:
 
 
 def ensure_eval_store(encoder: Encoder) -> Path:
-    if (EVAL_DATA / "newsbot.sqlite3").exists():
+    """The eval corpus in a cached data directory; an interrupted ingest is finished (the
+    engine skips what it already stored), a complete one is marked and reused."""
+    done = EVAL_DATA / "ingested"
+    if done.exists():
         return EVAL_DATA
     log(f"ingesting {CORPUS_PATH} into {EVAL_DATA}")
     with Engine(EngineConfig(data_dir=EVAL_DATA), encoder) as engine:
         report = engine.ingest_paths([CORPUS_PATH])
-    log(f"  {report.added} articles, {report.passages} passages")
+    log(f"  {report.added} articles added, {report.unchanged} already there")
+    done.touch()
     return EVAL_DATA
 
 

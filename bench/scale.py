@@ -524,6 +524,7 @@ def print_tables(results: dict) -> None:
         "peak MiB",
         "scoring p50 ms",
         "scoring p95 ms",
+        "CPU p50 ms",
         "x newsbot lexical p50",
         "x newsbot quote_answer p50",
     ):
@@ -531,7 +532,7 @@ def print_tables(results: dict) -> None:
     for r in runs:
         rb = r.get("rankbm25") or {}
         if "skipped" in rb or not rb:
-            t.add_row(f"{r['size']:,}", rb.get("skipped", "not run"), *["-"] * 6)
+            t.add_row(f"{r['size']:,}", rb.get("skipped", "not run"), *["-"] * 7)
             continue
         t.add_row(
             f"{r['size']:,}",
@@ -540,6 +541,7 @@ def print_tables(results: dict) -> None:
             _fmt(rb["peak_rss_mb"], 0),
             _fmt(rb["query_ms"]["p50"]),
             _fmt(rb["query_ms"]["p95"]),
+            _fmt(_get(rb, "process_cpu_ms", "p50")),
             _fmt(_get(rb, "ratio", "vs_lexical_p50")),
             _fmt(_get(rb, "ratio", "vs_total_p50")),
         )
