@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from typing import Any
 
 import discord
@@ -23,7 +24,6 @@ import typer
 
 from bot.discord.client import NewsBot
 from bot.discord.endpoints import endpoint_overrides
-from bot.discord.errors import UserFacingError
 from bot.discord.logsafe import install_token_redaction
 from bot.settings import Settings
 from index.engine import Engine
@@ -109,9 +109,12 @@ async def serve(settings: Settings, token: str, *, engine: Engine | None = None)
             if stop.is_set():
                 return 0
             bot = NewsBot(settings, engine, health=health, metrics=metrics)
-            # Load the embedding model now, not on the first question (off the loop).
-            warm = asyncio.create_task(bot.pool.run(engine.encoder.encode, ["warm up"]))
-            warm.add_done_callback(_log_warmup)
+            # Load the embedding model now, not on the first question: off the loop, and on a
+            # daemon thread, so a SIGTERM during the load neither waits for it as if it were a
+            # question nor holds up the process exit.
+            threading.Thread(
+                target=_warm_up, args=(engine,), name="newsbot-warmup", daemon=True
+            ).start()
             return await _run_until_stopped(bot, token, stop, settings.shutdown_grace_seconds)
         finally:
             if bot is not None and not bot.is_closed():
@@ -156,10 +159,9 @@ async def _run_until_stopped(bot: NewsBot, token: str, stop: asyncio.Event, grac
     return code
 
 
-def _log_warmup(task: asyncio.Task[Any]) -> None:
+def _warm_up(engine: Engine) -> None:
     """A model that cannot load fails every question: say so at once, not per question."""
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None and not isinstance(exc, UserFacingError):  # ShuttingDown is fine
+    try:
+        engine.encoder.encode(["warm up"])
+    except Exception as exc:
         log.error("the embedding model could not be loaded: %s", exc)
