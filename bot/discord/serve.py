@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -44,7 +46,22 @@ def serve_command(ctx: typer.Context) -> None:
     token = settings.token()
     install_token_redaction(token)
     code = asyncio.run(serve(settings, token))
-    raise typer.Exit(code)
+    _exit_now(code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without interpreter finalization once the store is closed.
+
+    A daemon thread (the model warm-up, a feed poll past its grace) can still be inside torch
+    when serve returns; finalizing the interpreter under it aborts the process ("terminate
+    called without an active exception", exit -6) instead of exiting 0. Everything durable is
+    already committed, so skipping finalization loses nothing: flush the logs and leave.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def sync_commands_command(ctx: typer.Context) -> None:
