@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from index.config import EngineConfig
-from index.engine import dense_text, lexical_text
+from index.engine import dense_texts, lexical_text
 from index.model import Article
 from index.segment import pack_passages, split_sentences
 from index.snapshot import build_snapshot, load_snapshot
@@ -244,9 +244,7 @@ def generate_store(spec: CorpusSpec, batch_articles: int = 500, check_every: int
         count = sum(len(spans) for _, spans in batch)
         if encoder is not None:
             t = time.perf_counter()
-            vectors = encoder.encode(
-                [dense_text(a, a.body[s.start : s.end]) for a, spans in batch for s in spans]
-            )
+            vectors = encoder.encode_mean([dense_texts(a, s) for a, spans in batch for s in spans])
             embed_s += time.perf_counter() - t
         else:
             vectors = rng.standard_normal((count, DIMENSION), dtype=np.float32)

@@ -231,7 +231,7 @@ def worker_ingest(target_passages: int, repeats: int) -> dict:
 
     from index.config import EngineConfig
     from index.dense import Encoder
-    from index.engine import Engine, dense_text
+    from index.engine import Engine, dense_texts
     from index.segment import pack_passages
     from index.tokenize import NewsTokenizer
 
@@ -264,12 +264,14 @@ def worker_ingest(target_passages: int, repeats: int) -> dict:
         if hasattr(module, "build_snapshot"):
             module.build_snapshot = timed("snapshot", module.build_snapshot)
 
-    articles, texts = [], []
+    # The bare encoder reads exactly the windows the engine embeds for these passages.
+    articles, texts, n_passages = [], [], 0
     for article in real_articles():
         spans = pack_passages(article.body, config.passage_words)
         articles.append(article)
-        texts += [dense_text(article, article.body[s.start : s.end]) for s in spans]
-        if len(texts) >= target_passages:
+        texts += [text for s in spans for text in dense_texts(article, s)]
+        n_passages += len(spans)
+        if n_passages >= target_passages:
             break
     encoder = TimedEncoder(config.model, config.embed_batch_size)
     t0 = time.perf_counter()
@@ -295,8 +297,8 @@ def worker_ingest(target_passages: int, repeats: int) -> dict:
             engine.close()
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
-        if report.passages != len(texts):
-            raise AssertionError(f"ingest made {report.passages} passages, not {len(texts)}")
+        if report.passages != n_passages:
+            raise AssertionError(f"ingest made {report.passages} passages, not {n_passages}")
         pipeline.append(elapsed)
         breakdown = dict(spent)
         breakdown["other"] = elapsed - sum(breakdown.values())
@@ -306,13 +308,13 @@ def worker_ingest(target_passages: int, repeats: int) -> dict:
     best = pipeline.index(statistics.median_low(pipeline))
     return {
         "articles": len(articles),
-        "passages": len(texts),
+        "passages": n_passages,
         "repeats": repeats,
         "model_first_load_s": model_s,
         "bare_encode_s": bare,
         "pipeline_s": pipeline,
-        "bare_passages_per_s": len(texts) / bare_s,
-        "pipeline_passages_per_s": len(texts) / pipeline_s,
+        "bare_passages_per_s": n_passages / bare_s,
+        "pipeline_passages_per_s": n_passages / pipeline_s,
         "ratio": pipeline_s / bare_s,
         "pipeline_breakdown_s": breakdowns[best],
         "loadavg_before_after": [load_before, os.getloadavg()],

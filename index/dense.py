@@ -72,6 +72,18 @@ class Encoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_mean(self, groups: Sequence[Sequence[str]]) -> np.ndarray:
+        """One unit vector per group of texts: the normalized mean of their embeddings, so a
+        text longer than the model reads can stand as the mean of its windows."""
+        flat = [text for group in groups for text in group]
+        if any(not group for group in groups):
+            raise ValueError("every group needs at least one text")
+        vectors = self.encode(flat)
+        starts = np.cumsum([0, *(len(g) for g in groups[:-1])])
+        means = np.add.reduceat(vectors, starts, axis=0) if len(groups) else vectors[:0]
+        norms = np.linalg.norm(means, axis=1, keepdims=True)
+        return np.ascontiguousarray(means / np.maximum(norms, 1e-12), dtype=np.float32)
+
 
 class DenseIndex:
     """Unit vectors in one .npy file, memory-mapped; exact search is a matrix-vector product."""

@@ -20,6 +20,7 @@ from index.errors import IngestError
 from index.model import (
     Answer,
     Article,
+    ConfidenceSignals,
     Headline,
     Quote,
     RetrievedPassage,
@@ -28,13 +29,14 @@ from index.model import (
 )
 from index.quote import (
     answer_confidence,
+    best_other_coverage,
     classify_question,
     rank_sentences,
     select_quotes,
     sentence_units,
 )
 from index.retrieve import Filters, RetrieverKind, follow_up_text, parse_query
-from index.segment import PassageSpan, pack_passages
+from index.segment import PassageSpan, pack_passages, pack_spans
 from index.sources import read_sources
 from index.store import ArticleWrite, NewPassage, Store
 from index.tokenize import NewsTokenizer
@@ -77,8 +79,16 @@ def lexical_text(article: Article | StoredArticle, passage_text: str) -> str:
     return f"{article.title} | {article.source or ''} | {date} | {passage_text}"
 
 
-def dense_text(article: Article | StoredArticle, passage_text: str) -> str:
-    return f"{article.title}. {passage_text}"
+# MiniLM reads 256 word pieces, about 190 words: a headline and this many words fit.
+DENSE_WINDOW_WORDS = 150
+
+
+def dense_texts(article: Article | StoredArticle, span: PassageSpan) -> list[str]:
+    """What the encoder reads of a passage: the headline before each run of its sentences
+    that the model reads whole. The passage's vector is the mean of these windows', so a
+    sentence past the model's limit still counts (a 300-word passage was truncated)."""
+    windows = pack_spans(article.body, span.sentences, DENSE_WINDOW_WORDS)
+    return [f"{article.title}. {article.body[w.start : w.end]}" for w in windows]
 
 
 class Engine:
@@ -169,12 +179,9 @@ class Engine:
         """Embed the passages of ``pending`` in one call and commit them in one transaction."""
         if not pending:
             return False
-        texts = [
-            dense_text(p.article, p.article.body[span.start : span.end])
-            for p in pending
-            for span in p.spans
-        ]
-        matrix = self.encoder.encode(texts)
+        matrix = self.encoder.encode_mean(
+            [dense_texts(p.article, span) for p in pending for span in p.spans]
+        )
         self._check_dimension(matrix.shape[1])
         vectors = iter(matrix)
         writes = []
@@ -260,7 +267,8 @@ class Engine:
         kind = classify_question(question)
         idf = self.backend.idf
         units = sentence_units(retrieved, self.tokenizer, kind, question)
-        ranked = rank_sentences(units, self.tokenizer.tokens(question), idf)
+        # A follow-up's sentence answers the question it follows too: rank by both.
+        ranked = rank_sentences(units, parsed.tokens, idf)
         focus_ranked = [
             rank_sentences(
                 [u for u in units if retrieved[u.passage_index].article.source == f.source],
@@ -270,10 +278,15 @@ class Engine:
             for f in parsed.focuses
             if f.source
         ]
-        max_cos = max(hits.dense_scores.values(), default=0.0)
-        confidence = answer_confidence(max_cos, ranked[0].coverage if ranked else 0.0)
+        signals = ConfidenceSignals(
+            max_cosine=max(hits.dense_scores.values(), default=0.0),
+            coverage=ranked[0].coverage if ranked else 0.0,
+            second_coverage=best_other_coverage(ranked, retrieved),
+            unindexed_outlets=len(parsed.unindexed_outlets),
+        )
+        confidence = answer_confidence(signals)
         quotes: tuple[Quote, ...] = ()
-        if confidence.value >= cfg.abstain_threshold:
+        if confidence >= cfg.abstain_threshold:
             quotes = tuple(
                 select_quotes(
                     ranked,
@@ -299,10 +312,17 @@ class Engine:
                 abstained=True,
                 reason=reason,
                 closest=_closest_headlines(retrieved),
-                confidence=confidence.value,
+                confidence=confidence,
+                signals=signals,
             )
         return Answer(
-            question, quotes, tuple(retrieved), timings, id=qid, confidence=confidence.value
+            question,
+            quotes,
+            tuple(retrieved),
+            timings,
+            id=qid,
+            confidence=confidence,
+            signals=signals,
         )
 
     def _load_passages(self, ids: Sequence[int], scores: Sequence[float]) -> list[RetrievedPassage]:

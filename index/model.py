@@ -137,6 +137,16 @@ AbstainReason = Literal["empty_index", "no_match", "low_confidence"]
 
 
 @dataclass(frozen=True, slots=True)
+class ConfidenceSignals:
+    """What the answer-or-abstain decision reads; kept on the Answer so it can be refitted."""
+
+    max_cosine: float  # best dense similarity of a retrieved passage to the question
+    coverage: float  # idf share of the question the best sentence covers
+    second_coverage: float  # the same for the best sentence of another article
+    unindexed_outlets: int  # outlets the question cites that no indexed article is from
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     quotes: tuple[Quote, ...]
@@ -147,6 +157,7 @@ class Answer:
     reason: AbstainReason | None = None
     closest: tuple[Headline, ...] = ()
     confidence: float | None = None  # calibrated belief that the quotes answer
+    signals: ConfidenceSignals | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON answer schema that the CLI, the eval and other tools read."""

@@ -69,6 +69,9 @@ class ParsedQuery:
     sources: tuple[str, ...] = ()  # outlets the question names
     dates: tuple[date, ...] = ()  # days the question names
     focuses: tuple[Focus, ...] = ()
+    # Outlets the question attributes its facts to ("according to Bloomberg") that no indexed
+    # article comes from: the index cannot quote them, which weighs toward abstaining.
+    unindexed_outlets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,35 @@ def _source_aliases(source: str) -> list[str]:
     return [n for n in names if len(n) >= 3]
 
 
+_REPORT = r"(?:article|report|piece|story|coverage|analysis|review|feature|column)s?"
+# "a report from X", "according to an article by X", "published in X": a bare "according
+# to X" is left out, since X is as often a person as an outlet.
+_ATTRIBUTED_TO = re.compile(
+    r"(?i:"
+    + _REPORT
+    + r"\s+(?:from|by|in|published\s+by|published\s+in)\s+"
+    + r"|(?:reported|published|written|covered)\s+(?:by|in)\s+)"
+    + r"(?:[Tt]he\s+)?['‘\"“]?"
+    + r"(?P<name>[A-Z][\w&.'’-]*(?:\s+(?:(?:of|and|&)\s+)?[A-Z][\w&.'’-]*)*)"
+)
+
+
+def unindexed_outlets(question: str, known_sources: Sequence[str]) -> tuple[str, ...]:
+    """Names the question cites as its source ("a report from X", "according to X") that
+    match no indexed outlet. Months are not outlets ("published in December")."""
+    aliases = [a.casefold() for s in known_sources for a in _source_aliases(s)]
+    out: list[str] = []
+    for m in _ATTRIBUTED_TO.finditer(question):
+        name = re.sub(r"['’]s?$", "", m["name"].rstrip(".,;:"))
+        key = name.casefold()
+        first = key.split()[0].rstrip(".")
+        if first in _MONTHS or first in _MONTH_BY_PREFIX or first == "sept":
+            continue
+        if not any(key.startswith(a) or a.startswith(key) for a in aliases):
+            out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
 def parse_query(
     question: str, tokenizer: NewsTokenizer, known_sources: Sequence[str] = ()
 ) -> ParsedQuery:
@@ -131,7 +163,14 @@ def parse_query(
             continue
     if dates:
         focuses.append(Focus(tokens, dates=tuple(dates)))
-    return ParsedQuery(question, tokens, tuple(named), tuple(dates), tuple(focuses))
+    return ParsedQuery(
+        question,
+        tokens,
+        tuple(named),
+        tuple(dates),
+        tuple(focuses),
+        unindexed_outlets(question, known_sources),
+    )
 
 
 _FOLLOW_UP = re.compile(

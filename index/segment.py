@@ -6,6 +6,7 @@ Spans, not copies: a quote is ``body[start:end]``, so it is verbatim by construc
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from index.model import Span
@@ -145,19 +146,26 @@ def _split_long(body: str, span: Span, max_words: int) -> list[Span]:
 
 def pack_passages(body: str, max_words: int) -> list[PassageSpan]:
     """Consecutive whole sentences packed into passages of at most ``max_words`` words."""
-    passages: list[PassageSpan] = []
-    current: list[Span] = []
-    words = 0
+    pieces: list[Span] = []
     for sentence in split_sentences(body):
         n = _word_count(body, sentence)
-        pieces = [sentence] if n <= max_words else _split_long(body, sentence, max_words)
-        for piece in pieces:
-            n = _word_count(body, piece)
-            if current and words + n > max_words:
-                passages.append(PassageSpan(current[0].start, current[-1].end, tuple(current)))
-                current, words = [], 0
-            current.append(piece)
-            words += n
+        pieces += [sentence] if n <= max_words else _split_long(body, sentence, max_words)
+    return pack_spans(body, pieces, max_words)
+
+
+def pack_spans(body: str, spans: Sequence[Span], max_words: int) -> list[PassageSpan]:
+    """Consecutive spans grouped greedily into runs of at most ``max_words`` words (a span
+    longer than that stands alone)."""
+    groups: list[PassageSpan] = []
+    current: list[Span] = []
+    words = 0
+    for span in spans:
+        n = _word_count(body, span)
+        if current and words + n > max_words:
+            groups.append(PassageSpan(current[0].start, current[-1].end, tuple(current)))
+            current, words = [], 0
+        current.append(span)
+        words += n
     if current:
-        passages.append(PassageSpan(current[0].start, current[-1].end, tuple(current)))
-    return passages
+        groups.append(PassageSpan(current[0].start, current[-1].end, tuple(current)))
+    return groups

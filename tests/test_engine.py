@@ -38,6 +38,8 @@ class CountingEncoder:
         self.texts.extend(texts)
         return self.inner.encode(texts)
 
+    encode_mean = Encoder.encode_mean  # through our encode, so every window is counted
+
 
 @pytest.fixture
 def counting(encoder) -> CountingEncoder:
@@ -322,6 +324,32 @@ def test_small_passages_embed_one_text_per_passage(tmp_path, encoder):
         assert engine.stats().passages == 4 == engine.stats().indexed_passages
         for text in counting.texts:  # the headline goes with every passage
             assert text.startswith((ARTICLE["title"] + ". ", OTHER["title"] + ". "))
+    finally:
+        engine.close()
+
+
+def test_a_passage_longer_than_the_model_reads_is_embedded_as_the_mean_of_its_windows(
+    tmp_path, encoder
+):
+    sentences = [
+        f"Sentence number {i} tells of the harbour works in Porto and Lisbon." for i in range(24)
+    ]
+    long = {**ARTICLE, "text": " ".join(sentences), "url": "https://news.example/long"}
+    counting = CountingEncoder(encoder)
+    engine = Engine(EngineConfig(data_dir=tmp_path / "long"), counting)  # type: ignore[arg-type]
+    try:
+        report = engine.ingest_paths([_jsonl(tmp_path / "a.jsonl", long)])
+        assert report.passages == 1  # 288 words: one passage, more than MiniLM reads
+        windows = counting.texts
+        assert len(windows) == 2
+        assert all(w.startswith(ARTICLE["title"] + ". ") for w in windows)
+        # Every sentence is read, the last one included, each exactly once.
+        read = " ".join(w.removeprefix(ARTICLE["title"] + ". ") for w in windows)
+        assert read == long["text"]
+        expected = encoder.encode(windows).mean(axis=0)
+        expected /= np.linalg.norm(expected)
+        vector = load_snapshot(engine.config.index_dir).dense.vectors[0]
+        np.testing.assert_allclose(vector, expected, atol=1e-5)
     finally:
         engine.close()
 

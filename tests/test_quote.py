@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from index.quote import answer_confidence, classify_question, find_answer_words
+from index.model import ConfidenceSignals
+from index.quote import (
+    ConfidenceWeights,
+    answer_confidence,
+    classify_question,
+    find_answer_words,
+)
 
 SHANGRI = (
     "Defense ministers from Japan and South Korea are separately arranging to meet on the "
@@ -96,9 +102,22 @@ def test_find_answer_words(sentence, kind, question, expected):
     assert _answer(sentence, kind, question) == expected
 
 
+def _confidence(cosine: float, coverage: float, second: float = 0.0, unindexed: int = 0) -> float:
+    return answer_confidence(ConfidenceSignals(cosine, coverage, second, unindexed))
+
+
 def test_answer_confidence_rises_with_similarity_and_coverage():
-    low = answer_confidence(0.1, 0.0).value
-    mid = answer_confidence(0.5, 0.5).value
-    high = answer_confidence(0.8, 1.0).value
+    low, mid, high = _confidence(0.1, 0.0), _confidence(0.5, 0.5), _confidence(0.8, 1.0)
     assert 0 < low < mid < high < 1
-    assert answer_confidence(0.1, 0.0).value < 0.5 < answer_confidence(0.8, 1.0).value
+    assert low < 0.5 < high
+
+
+def test_a_second_reporting_article_raises_and_an_unindexed_outlet_lowers_confidence():
+    base = _confidence(0.5, 0.5)
+    assert _confidence(0.5, 0.5, second=0.5) > base
+    assert _confidence(0.5, 0.5, unindexed=1) < base
+    # A strong match still answers when the question also cites an outlet we lack...
+    assert _confidence(0.8, 1.0, second=0.8, unindexed=1) > 0.5
+    # ...and weights are applied per signal, so zero weights give the bias alone.
+    flat = ConfidenceWeights(0.0, 0.0, 0.0, 0.0, bias=0.0)
+    assert answer_confidence(ConfidenceSignals(0.9, 0.9, 0.9, 3), flat) == 0.5
