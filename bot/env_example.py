@@ -38,6 +38,7 @@ DESCRIPTIONS = {
     "lexical_weight": "Weight of the BM25 ranking in the fusion.",
     "dense_weight": "Weight of the embedding ranking in the fusion.",
     "focus_weight": "Weight of the extra rankings narrowed to each outlet or day a question names.",
+    "sentence_weight": "How far a passage whose best sentence covers the question moves up.",
     "rrf_k": "Reciprocal rank fusion constant: higher flattens the rankings.",
     "top_k": "Passages retrieved for each question.",
     "max_quotes": "At most this many quotes in one answer.",

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     lexical_weight: float = _ENGINE.lexical_weight
     dense_weight: float = _ENGINE.dense_weight
     focus_weight: float = _ENGINE.focus_weight
+    sentence_weight: float = _ENGINE.sentence_weight
     rrf_k: int = _ENGINE.rrf_k
     top_k: int = _ENGINE.top_k
     max_quotes: int = _ENGINE.max_quotes
@@ -114,6 +115,7 @@ class Settings(BaseSettings):
             lexical_weight=self.lexical_weight,
             dense_weight=self.dense_weight,
             focus_weight=self.focus_weight,
+            sentence_weight=self.sentence_weight,
             rrf_k=self.rrf_k,
             top_k=self.top_k,
             max_quotes=self.max_quotes,

@@ -30,6 +30,9 @@ class EngineConfig:
     dense_weight: float = 0.25
     rrf_k: int = 20
     candidates: int = 100
+    # The top passages are reordered by fused score + this x their best sentence's coverage
+    # of the question (RRF scores are ~1/(rrf_k + rank)); 0 keeps the fused order.
+    sentence_weight: float = 0.08
     top_k: int = 10
     max_quotes: int = 3
     # Extra quotes (other articles) must score at least this share of the best quote.

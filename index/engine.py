@@ -32,6 +32,7 @@ from index.quote import (
     best_other_coverage,
     classify_question,
     rank_sentences,
+    rerank_by_best_sentence,
     select_quotes,
     sentence_units,
 )
@@ -269,6 +270,11 @@ class Engine:
         units = sentence_units(retrieved, self.tokenizer, kind, question)
         # A follow-up's sentence answers the question it follows too: rank by both.
         ranked = rank_sentences(units, parsed.tokens, idf)
+        if cfg.sentence_weight and retrieved and retriever == "hybrid":  # ablations stay pure
+            retrieved, units = rerank_by_best_sentence(
+                retrieved, units, ranked, cfg.sentence_weight
+            )
+            ranked = rank_sentences(units, parsed.tokens, idf)
         focus_ranked = [
             rank_sentences(
                 [u for u in units if retrieved[u.passage_index].article.source == f.source],

@@ -460,7 +460,9 @@ def fusion_data(tmp_path_factory, encoder) -> Path:
 def test_fusion_weights_change_the_ranking(
     engine_factory, fusion_data, lexical_weight, dense_weight, first
 ):
-    engine = engine_factory(fusion_data, lexical_weight=lexical_weight, dense_weight=dense_weight)
+    engine = engine_factory(  # the fused order itself, not reordered by sentence coverage
+        fusion_data, lexical_weight=lexical_weight, dense_weight=dense_weight, sentence_weight=0.0
+    )
     passages = engine.quote_answer("car crash on the highway").passages
     assert passages[0].article.url == first["url"]
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)

@@ -4,15 +4,24 @@ Choosing and slicing quotes is tested end to end through the Engine (test_engine
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
 
-from index.model import ConfidenceSignals
+from index.model import ConfidenceSignals, Passage, RetrievedPassage, Span, StoredArticle
 from index.quote import (
     ConfidenceWeights,
     answer_confidence,
     classify_question,
     find_answer_words,
+    rank_sentences,
+    rerank_by_best_sentence,
+    sentence_units,
 )
+from index.tokenize import NewsTokenizer
+
+NOW = datetime(2023, 5, 10, tzinfo=UTC)
 
 SHANGRI = (
     "Defense ministers from Japan and South Korea are separately arranging to meet on the "
@@ -121,3 +130,34 @@ def test_a_second_reporting_article_raises_and_an_unindexed_outlet_lowers_confid
     # ...and weights are applied per signal, so zero weights give the bias alone.
     flat = ConfidenceWeights(0.0, 0.0, 0.0, 0.0, bias=0.0)
     assert answer_confidence(ConfidenceSignals(0.9, 0.9, 0.9, 3), flat) == 0.5
+
+
+def _retrieved(pid: int, text: str, score: float) -> RetrievedPassage:
+    article = StoredArticle(f"a-{pid}", f"Headline {pid}", text, None, None, None, "t", NOW)
+    sentences = tuple(Span(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text))
+    return RetrievedPassage(
+        Passage(pid, article.id, 0, 0, len(text), text, sentences), article, score
+    )
+
+
+def test_a_passage_whose_one_sentence_covers_the_question_moves_up():
+    tok = NewsTokenizer()
+    question = "When will the harbour ferry resume service?"
+    scattered = _retrieved(1, "The harbour is busy. A ferry sank elsewhere. Service is fine.", 0.05)
+    answering = _retrieved(
+        2, "Weather was mild. The harbour ferry will resume service on Monday.", 0.045
+    )
+    passages = [scattered, answering]
+    units = sentence_units(passages, tok, "when", question)
+    ranked = rank_sentences(units, tok.tokens(question), lambda ts: dict.fromkeys(ts, 1.0))
+
+    kept, same_units = rerank_by_best_sentence(passages, units, ranked, 0.0)
+    assert [rp.passage.id for rp in kept] == [1, 2] and same_units == units
+
+    moved, renumbered = rerank_by_best_sentence(passages, units, ranked, 0.08)
+    assert [rp.passage.id for rp in moved] == [2, 1]
+    assert moved[0].score > moved[1].score  # best first, by the score that ordered them
+    # Each unit still points at its own passage's text after the renumbering.
+    for before, after in zip(units, renumbered, strict=True):
+        old, new = passages[before.passage_index], moved[after.passage_index]
+        assert old.passage.id == new.passage.id and before.span == after.span
