@@ -69,7 +69,7 @@ class ParsedQuery:
     sources: tuple[str, ...] = ()  # outlets the question names
     dates: tuple[date, ...] = ()  # days the question names
     focuses: tuple[Focus, ...] = ()
-    # Outlets the question attributes its facts to ("according to Bloomberg") that no indexed
+    # Outlets the question attributes its facts to ("a report from Bloomberg") that no indexed
     # article comes from: the index cannot quote them, which weighs toward abstaining.
     unindexed_outlets: tuple[str, ...] = ()
 
@@ -118,7 +118,7 @@ _ATTRIBUTED_TO = re.compile(
 
 
 def unindexed_outlets(question: str, known_sources: Sequence[str]) -> tuple[str, ...]:
-    """Names the question cites as its source ("a report from X", "according to X") that
+    """Names the question cites as its source ("a report from X", "published by X") that
     match no indexed outlet. Months are not outlets ("published in December")."""
     aliases = [a.casefold() for s in known_sources for a in _source_aliases(s)]
     out: list[str] = []
