@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from index.dense import top_rows
 from index.snapshot import IndexSnapshot
 from index.tokenize import NewsTokenizer
 
@@ -247,11 +248,13 @@ class HybridRetriever:
     def _lists(
         self,
         tokens: Sequence[str],
-        vector: np.ndarray | None,
+        cosines: np.ndarray | None,
         mask: np.ndarray | None,
         kind: str,
         timings: dict[str, float],
     ) -> tuple[Ranked | None, Ranked | None]:
+        """The BM25 and dense lists of one (maybe narrowed) search; ``cosines`` are the
+        question's against every row, computed once per question."""
         snap, n = self.snapshot, self.candidates
         lexical = dense = None
         t0 = time.perf_counter()
@@ -259,8 +262,8 @@ class HybridRetriever:
             weights = None if mask is None else mask.astype(np.float32)
             lexical = Ranked(*snap.lexical.search(tokens, n, weights))
         t1 = time.perf_counter()
-        if kind in ("dense", "hybrid") and vector is not None:
-            dense = Ranked(*snap.dense.search(vector, n, mask))
+        if cosines is not None:
+            dense = Ranked(*top_rows(cosines, n, mask))
         t2 = time.perf_counter()
         timings["lexical"] = timings.get("lexical", 0.0) + (t1 - t0) * 1000
         timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1000
@@ -285,7 +288,12 @@ class HybridRetriever:
             if filters.sources:
                 base &= snap.source_mask(filters.sources)
 
-        lexical, dense = self._lists(query.tokens, vector, base, kind, timings)
+        cosines = None
+        if kind in ("dense", "hybrid") and vector is not None:
+            t0 = time.perf_counter()
+            cosines = snap.dense.scores(vector)
+            timings["dense"] = (time.perf_counter() - t0) * 1000
+        lexical, dense = self._lists(query.tokens, cosines, base, kind, timings)
         # Narrowed lists for each outlet and day the question names.
         narrowed: list[tuple[Ranked | None, Ranked | None]] = []
         for focus in query.focuses:
@@ -293,7 +301,7 @@ class HybridRetriever:
             if base is not None:
                 mask &= base
             if mask.any():
-                narrowed.append(self._lists(focus.tokens, vector, mask, kind, timings))
+                narrowed.append(self._lists(focus.tokens, cosines, mask, kind, timings))
 
         t0 = time.perf_counter()
         lists: list[tuple[Sequence[int], float]] = []
