@@ -319,8 +319,10 @@ class HybridRetriever:
         top = fused[:k] if not self.max_per_article else self._capped(fused, k)
         if vector is not None:
             for row, _ in top:
-                if row not in dense_scores:
-                    dense_scores[row] = float(snap.dense.vectors[row] @ vector)
+                if row not in dense_scores:  # bm25 alone computed no cosines
+                    dense_scores[row] = float(
+                        cosines[row] if cosines is not None else snap.dense.vectors[row] @ vector
+                    )
         timings["fuse"] = (time.perf_counter() - t0) * 1000
         return Retrieval([r for r, _ in top], [s for _, s in top], dense_scores, timings_ms=timings)
 
