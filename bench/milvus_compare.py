@@ -211,7 +211,7 @@ def run_latency_part(args) -> dict:
     return out
 
 
-SEARCH_STAGES = ("lexical", "dense", "fuse", "milvus_hybrid", "milvus_dense_top")
+SEARCH_STAGES = ("lexical", "dense", "fuse", "milvus_search")
 
 
 def time_questions(engine: Engine, texts: list[str]) -> dict:

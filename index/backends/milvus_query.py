@@ -15,7 +15,6 @@ from index.backends.milvus_schema import UNKNOWN_PUBLISHED
 from index.retrieve import Filters, Focus
 
 NOTHING = "id < 0"  # a filter no passage passes (ids start at 1)
-MAX_REPEATS = 8  # the default weights (1, 0.25, focus 0.5) need 8:2 and 4:1
 
 
 def literal(value: str) -> str:
@@ -86,24 +85,3 @@ def focus_expr(focus: Focus, known_sources: Sequence[str]) -> str:
     if not focus.dates:
         return NOTHING
     return " or ".join(_day_expr(d) for d in focus.dates)
-
-
-def weight_repeats(weights: Sequence[float]) -> list[int]:
-    """Whole numbers proportional to ``weights`` (0 stays 0).
-
-    Milvus's RRFRanker has no per-list weights, but repeating a request r times adds
-    r / (k + rank), so lists repeated in proportion to their weights rank exactly like the
-    local weighted fusion: (1.0, 0.5) becomes (2, 1)."""
-    top = max(weights, default=0.0)
-    if top <= 0:
-        return [0 for _ in weights]
-    for scale in range(1, MAX_REPEATS + 1):  # the smallest whole-number ratio, if there is one
-        exact = [w / top * scale for w in weights]
-        rounded = [round(x) for x in exact]
-        if all(
-            abs(x - r) < 1e-9 and (r > 0 or w <= 0)
-            for x, r, w in zip(exact, rounded, weights, strict=True)
-        ):
-            return rounded
-    # Far-apart or irrational weights: keep the ratio roughly, cap the cost.
-    return [max(1, round(MAX_REPEATS * w / top)) if w > 0 else 0 for w in weights]

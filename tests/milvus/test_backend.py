@@ -15,7 +15,6 @@ from index.backends.milvus_query import (
     base_expr,
     focus_expr,
     literal,
-    weight_repeats,
 )
 from index.backends.milvus_schema import P_SCHEMA, lexical_string, query_string
 from index.backends.milvus_sync import SyncProgress, SyncState
@@ -50,15 +49,6 @@ def store_ids(engine) -> list[int]:
 
 
 # -- expressions and spelling (no server) -----------------------------------------------------
-
-
-def test_weights_become_request_repeats():
-    assert weight_repeats([1.0, 0.5]) == [2, 1]
-    assert weight_repeats([1.0, 1.0]) == [1, 1]
-    assert weight_repeats([0.0, 1.0]) == [0, 1]
-    assert weight_repeats([0.75, 0.5]) == [3, 2]
-    assert weight_repeats([1.0, 0.25, 0.5, 0.125]) == [8, 2, 4, 1]
-    assert weight_repeats([1.0, 0.01]) == [8, 1]  # far apart: capped, order kept
 
 
 def test_expressions_mirror_the_local_masks():

@@ -170,6 +170,7 @@ def test_both_backends_rank_the_same_passages(both):
             a = local.backend.search(parsed, vector, k=10, kind=kind)
             b = milvus.backend.search(parsed, vector, k=10, kind=kind)
             assert a.passage_ids == b.passage_ids, (question, kind)
+            assert b.scores == pytest.approx(a.scores, abs=1e-9)  # one fusion function
             assert max(b.dense_scores.values()) == pytest.approx(
                 max(a.dense_scores.values()), abs=1e-5
             )
