@@ -40,6 +40,11 @@ DESCRIPTIONS = {
     "focus_weight": "Weight of the extra rankings narrowed to each outlet or day a question names.",
     "sentence_weight": "How far a passage whose best sentence covers the question moves up.",
     "rrf_k": "Reciprocal rank fusion constant: higher flattens the rankings.",
+    "dense_first_pass_from": (
+        "From this many passages on, dense search ranks by a reduced copy of the vectors "
+        "first and re-scores the best candidates exactly (0: always exact)."
+    ),
+    "dense_first_pass_dims": "Directions the reduced copy keeps (of the model's 384).",
     "top_k": "Passages retrieved for each question.",
     "max_quotes": "At most this many quotes in one answer.",
     "quote_share": "A further quote (another article) must score this share of the best (0-1).",

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     focus_weight: float = _ENGINE.focus_weight
     sentence_weight: float = _ENGINE.sentence_weight
     rrf_k: int = _ENGINE.rrf_k
+    dense_first_pass_from: int = _ENGINE.dense_first_pass_from
+    dense_first_pass_dims: int = _ENGINE.dense_first_pass_dims
     top_k: int = _ENGINE.top_k
     max_quotes: int = _ENGINE.max_quotes
     quote_share: float = _ENGINE.quote_share
@@ -117,6 +119,8 @@ class Settings(BaseSettings):
             focus_weight=self.focus_weight,
             sentence_weight=self.sentence_weight,
             rrf_k=self.rrf_k,
+            dense_first_pass_from=self.dense_first_pass_from,
+            dense_first_pass_dims=self.dense_first_pass_dims,
             top_k=self.top_k,
             max_quotes=self.max_quotes,
             quote_share=self.quote_share,

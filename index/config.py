@@ -30,6 +30,12 @@ class EngineConfig:
     dense_weight: float = 0.25
     rrf_k: int = 20
     candidates: int = 100
+    # From this many passages on, dense search ranks every row by its vector's top
+    # ``dense_first_pass_dims`` principal directions and re-scores the best 8 x candidates
+    # with the full vectors (bench/scale.py: 1M passages, dense 70 -> ~15 ms); 0 keeps exact
+    # search at every size.
+    dense_first_pass_from: int = 200_000
+    dense_first_pass_dims: int = 64
     # The top passages are reordered by fused score + this x their best sentence's coverage
     # of the question (RRF scores are ~1/(rrf_k + rank)); 0 keeps the fused order.
     sentence_weight: float = 0.08

@@ -16,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 
-from index.dense import top_rows
 from index.snapshot import IndexSnapshot
 from index.tokenize import NewsTokenizer
 
@@ -248,13 +247,14 @@ class HybridRetriever:
     def _lists(
         self,
         tokens: Sequence[str],
-        cosines: np.ndarray | None,
+        vector: np.ndarray | None,
+        first_pass: np.ndarray | None,
         mask: np.ndarray | None,
         kind: str,
         timings: dict[str, float],
     ) -> tuple[Ranked | None, Ranked | None]:
-        """The BM25 and dense lists of one (maybe narrowed) search; ``cosines`` are the
-        question's against every row, computed once per question."""
+        """The BM25 and dense lists of one (maybe narrowed) search; ``first_pass`` scores
+        every row against the question, computed once per question."""
         snap, n = self.snapshot, self.candidates
         lexical = dense = None
         t0 = time.perf_counter()
@@ -262,8 +262,8 @@ class HybridRetriever:
             weights = None if mask is None else mask.astype(np.float32)
             lexical = Ranked(*snap.lexical.search(tokens, n, weights))
         t1 = time.perf_counter()
-        if cosines is not None:
-            dense = Ranked(*top_rows(cosines, n, mask))
+        if first_pass is not None and vector is not None:
+            dense = Ranked(*snap.dense.top(first_pass, vector, n, mask))
         t2 = time.perf_counter()
         timings["lexical"] = timings.get("lexical", 0.0) + (t1 - t0) * 1000
         timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1000
@@ -288,12 +288,12 @@ class HybridRetriever:
             if filters.sources:
                 base &= snap.source_mask(filters.sources)
 
-        cosines = None
+        first_pass = None
         if kind in ("dense", "hybrid") and vector is not None:
             t0 = time.perf_counter()
-            cosines = snap.dense.scores(vector)
+            first_pass = snap.dense.first_pass(vector)
             timings["dense"] = (time.perf_counter() - t0) * 1000
-        lexical, dense = self._lists(query.tokens, cosines, base, kind, timings)
+        lexical, dense = self._lists(query.tokens, vector, first_pass, base, kind, timings)
         # Narrowed lists for each outlet and day the question names.
         narrowed: list[tuple[Ranked | None, Ranked | None]] = []
         for focus in query.focuses:
@@ -301,7 +301,7 @@ class HybridRetriever:
             if base is not None:
                 mask &= base
             if mask.any():
-                narrowed.append(self._lists(focus.tokens, cosines, mask, kind, timings))
+                narrowed.append(self._lists(focus.tokens, vector, first_pass, mask, kind, timings))
 
         t0 = time.perf_counter()
         lists: list[tuple[Sequence[int], float]] = []
@@ -317,12 +317,10 @@ class HybridRetriever:
         if self.recency_half_life_days > 0 and fused:
             fused = self._prefer_recent(fused)
         top = fused[:k] if not self.max_per_article else self._capped(fused, k)
-        if vector is not None:
-            for row, _ in top:
-                if row not in dense_scores:  # bm25 alone computed no cosines
-                    dense_scores[row] = float(
-                        cosines[row] if cosines is not None else snap.dense.vectors[row] @ vector
-                    )
+        missing = [row for row, _ in top if row not in dense_scores]  # only in a BM25 list
+        if vector is not None and missing:
+            cosines = snap.dense.cosines(np.asarray(missing), vector)
+            dense_scores.update(zip(missing, cosines.tolist(), strict=True))
         timings["fuse"] = (time.perf_counter() - t0) * 1000
         return Retrieval([r for r, _ in top], [s for _, s in top], dense_scores, timings_ms=timings)
 

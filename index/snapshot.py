@@ -9,6 +9,7 @@ that the next build removes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.dense import DenseIndex
+from index.dense import DenseIndex, ReducedVectors
 from index.lexical import LexicalIndex
 from index.store import Store
 
@@ -77,6 +78,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_tree(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with open(path, "rb+") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(directory)
+
+
 def current_name(index_dir: Path) -> str | None:
     try:
         return (index_dir / CURRENT).read_text().strip() or None
@@ -106,10 +115,23 @@ def load_snapshot(index_dir: Path) -> IndexSnapshot | None:
     )
 
 
+def wants_first_pass(rows: int, first_pass_from: int) -> bool:
+    return first_pass_from > 0 and rows >= first_pass_from
+
+
 def build_snapshot(
-    store: Store, index_dir: Path, *, dimension: int, k1: float, b: float, method: str = "lucene"
+    store: Store,
+    index_dir: Path,
+    *,
+    dimension: int,
+    k1: float,
+    b: float,
+    method: str = "lucene",
+    first_pass_from: int = 0,
+    first_pass_dims: int = 64,
 ) -> IndexSnapshot:
-    """Build from the store's current epoch, publish, and drop older snapshots."""
+    """Build from the store's current epoch, publish, and drop older snapshots. From
+    ``first_pass_from`` rows on (0: never) the dense index gets a reduced first pass."""
     with _build_lock(index_dir):
         epoch = store.epoch()
         ids: list[int] = []
@@ -137,7 +159,12 @@ def build_snapshot(
             if ids
             else np.zeros((0, dimension), dtype=np.float32)
         )
-        DenseIndex(matrix).save(directory)
+        reduced = (
+            ReducedVectors.fit(matrix, first_pass_dims)
+            if wants_first_pass(len(ids), first_pass_from)
+            else None
+        )
+        DenseIndex(matrix, reduced).save(directory)
         np.save(directory / "passage_ids.npy", np.asarray(ids, dtype=np.int64))
         np.save(directory / "published_ts.npy", np.asarray(published, dtype=np.float64))
         np.save(directory / "source_codes.npy", np.asarray(codes, dtype=np.int32))
@@ -151,11 +178,7 @@ def build_snapshot(
             "sources": list(source_code),
         }
         (directory / "manifest.json").write_text(json.dumps(manifest))
-        for path in directory.rglob("*"):
-            if path.is_file():
-                with open(path, "rb+") as handle:
-                    os.fsync(handle.fileno())
-        _fsync_dir(directory)
+        _fsync_tree(directory)
         tmp = index_dir / f"{CURRENT}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.write_text(name)
         os.replace(tmp, index_dir / CURRENT)
@@ -170,3 +193,24 @@ def build_snapshot(
     snapshot = load_snapshot(index_dir)
     assert snapshot is not None
     return snapshot
+
+
+def add_first_pass(index_dir: Path, snapshot: IndexSnapshot, dims: int) -> IndexSnapshot:
+    """Give a snapshot published without one (by an older version, or below the size) the
+    reduced first pass, in place: the files are complete before the one ``load`` looks for
+    appears, so a reader sees either exact search or the whole first pass."""
+    directory = index_dir / snapshot.name
+    reduced = ReducedVectors.fit(snapshot.dense.vectors, dims)
+    with _build_lock(index_dir):
+        if not directory.is_dir():  # replaced meanwhile: the next sync loads the newer one
+            return snapshot
+        staging = directory / f".first-pass-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        reduced.save(staging)
+        _fsync_tree(staging)
+        for name in (ReducedVectors.COMPONENTS, ReducedVectors.FILE):  # FILE last: it marks
+            os.replace(staging / name, directory / name)
+        staging.rmdir()
+        _fsync_dir(directory)
+    loaded = DenseIndex.load(directory)
+    return dataclasses.replace(snapshot, dense=loaded)

@@ -10,7 +10,14 @@ import numpy as np
 from index.backends.base import SearchHits
 from index.config import EngineConfig
 from index.retrieve import Filters, HybridRetriever, ParsedQuery, RetrieverKind
-from index.snapshot import IndexSnapshot, build_snapshot, current_name, load_snapshot
+from index.snapshot import (
+    IndexSnapshot,
+    add_first_pass,
+    build_snapshot,
+    current_name,
+    load_snapshot,
+    wants_first_pass,
+)
 from index.store import Store
 
 
@@ -34,6 +41,14 @@ class LocalBackend:
                 dimension=int(stored) if stored else 384,
                 k1=self.config.bm25_k1,
                 b=self.config.bm25_b,
+                first_pass_from=self.config.dense_first_pass_from,
+                first_pass_dims=self.config.dense_first_pass_dims,
+            )
+        elif snapshot.dense.reduced is None and wants_first_pass(
+            len(snapshot), self.config.dense_first_pass_from
+        ):
+            snapshot = add_first_pass(
+                self.config.index_dir, snapshot, self.config.dense_first_pass_dims
             )
         with self._lock:
             self._snapshot = snapshot

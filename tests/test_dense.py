@@ -1,0 +1,84 @@
+"""Dense search: exact, and the reduced first pass large corpora use, re-scored exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.dense import DenseIndex, ReducedVectors
+from index.snapshot import load_snapshot
+from tests.conftest import SAMPLE_DIR
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> tuple[np.ndarray, np.ndarray]:
+    """Vectors with structure like sentence embeddings: most of their spread in a few dozen
+    directions, the rest noise; questions near some rows."""
+    rng = np.random.default_rng(7)
+    basis = rng.normal(size=(24, 384))
+    vectors = _unit(rng.normal(size=(6000, 24)) @ basis + 0.3 * rng.normal(size=(6000, 384)))
+    questions = _unit(vectors[rng.choice(6000, 30)] + 0.05 * rng.normal(size=(30, 384)))
+    return vectors, questions
+
+
+def test_the_reduced_first_pass_finds_the_exact_neighbours(corpus):
+    vectors, questions = corpus
+    exact = DenseIndex(vectors)
+    reduced = DenseIndex(vectors, ReducedVectors.fit(vectors, 32))
+    mask = np.arange(len(vectors)) % 3 == 0
+    for q in questions:
+        for m in (None, mask):
+            rows, cosines = exact.search(q, 50, m)
+            got_rows, got_cosines = reduced.search(q, 50, m)
+            np.testing.assert_array_equal(got_rows, rows)
+            # Exact cosines from the full vectors, not the first pass's ranking scores.
+            np.testing.assert_allclose(got_cosines, cosines, atol=1e-6)
+            np.testing.assert_allclose(got_cosines, vectors[got_rows] @ q, atol=1e-6)
+
+
+def test_the_first_pass_reads_a_fraction_of_the_vectors(corpus):
+    vectors, _ = corpus
+    reduced = ReducedVectors.fit(vectors, 32)
+    assert reduced.rows.shape == (len(vectors), 32)
+    assert reduced.rows.nbytes * 12 == vectors.nbytes
+
+
+def test_large_snapshots_get_the_first_pass_and_answer_alike(engine_factory, tmp_path):
+    question = "When is the Shangri-La Dialogue?"
+    exact = engine_factory(tmp_path / "exact")
+    exact.ingest_paths([SAMPLE_DIR])
+    snap = load_snapshot(exact.config.index_dir)
+    assert snap is not None and snap.dense.reduced is None
+
+    # A threshold the sample passes: the snapshot is built with the first pass.
+    firstpass = engine_factory(tmp_path / "firstpass", dense_first_pass_from=1)
+    firstpass.ingest_paths([SAMPLE_DIR])
+    snap = load_snapshot(firstpass.config.index_dir)
+    assert snap is not None and snap.dense.reduced is not None
+    a, b = exact.quote_answer(question), firstpass.quote_answer(question)
+    assert [p.passage.id for p in b.passages] == [p.passage.id for p in a.passages]
+    assert [q.text for q in b.quotes] == [q.text for q in a.quotes]
+    assert b.signals.max_cosine == pytest.approx(a.signals.max_cosine, abs=1e-6)
+
+
+def test_a_snapshot_published_without_the_first_pass_gains_it_in_place(engine_factory, tmp_path):
+    data = tmp_path / "data"
+    engine = engine_factory(data)
+    engine.ingest_paths([SAMPLE_DIR])
+    before = load_snapshot(engine.config.index_dir)
+    engine.close()
+
+    upgraded = engine_factory(data, dense_first_pass_from=1)
+    assert upgraded.quote_answer("When is the Shangri-La Dialogue?").quotes
+    after = load_snapshot(upgraded.config.index_dir)
+    assert before is not None and after is not None
+    assert after.name == before.name  # no rebuild: the same snapshot, one file more
+    assert after.dense.reduced is not None
+    assert not [
+        p for p in (upgraded.config.index_dir / after.name).iterdir() if p.name.startswith(".")
+    ]
+
