@@ -188,7 +188,7 @@ def run_latency_part(args) -> dict:
         log(f"copying {source} to {data}")
         shutil.copytree(source, data)
     encoder = Encoder()
-    encoder.encode(["warm up"])
+    encoder.encode_question("warm up")
     texts = questions(args.queries + 10)
     out: dict = {"size": args.size, "queries": args.queries}
     # Local first, before Milvus Lite starts: its server loads the collection in the

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, Literal
 
 import numpy as np
 
@@ -33,7 +34,9 @@ class Encoder:
         self.model_name = model
         self.batch_size = batch_size
         self._model = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        # None: not built yet; False: the traced graph did not reproduce the model.
+        self._question_path: Callable[[str], np.ndarray] | Literal[False] | None = None
 
     def _load(self):
         with self._lock:
@@ -74,6 +77,17 @@ class Encoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_question(self, text: str) -> np.ndarray:
+        """One text's unit vector, as ``encode`` gives it, through a frozen TorchScript graph
+        of the transformer when that reproduces the model (else ``encode``): 8 ms instead of
+        12 for a question on two cores, torch's per-operator dispatch being a third of an
+        eager forward pass at batch size one."""
+        with self._lock:
+            if self._question_path is None:
+                self._question_path = _traced_question_path(self) or False
+        path = self._question_path
+        return path(text) if path else self.encode([text])[0]
+
     def encode_mean(self, groups: Sequence[Sequence[str]]) -> np.ndarray:
         """One unit vector per group of texts: the normalized mean of their embeddings, so a
         text longer than the model reads can stand as the mean of its windows."""
@@ -85,6 +99,61 @@ class Encoder:
         means = np.add.reduceat(vectors, starts, axis=0) if len(groups) else vectors[:0]
         norms = np.linalg.norm(means, axis=1, keepdims=True)
         return np.ascontiguousarray(means / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+_PROBES = (
+    "Who?",
+    "When is the Shangri-La Dialogue, and which defence ministers are expected to meet on its "
+    "sidelines in Singapore, according to reports from Japan and South Korea published in May?",
+)
+
+
+def _traced_question_path(encoder: Encoder) -> Callable[[str], np.ndarray] | None:
+    """Text -> unit vector through the traced transformer and the model's own pooling and
+    normalizing modules; None when tracing fails or its vectors differ from ``encode``'s."""
+    import torch
+
+    model = encoder._load()
+    try:
+        names = [
+            n
+            for n in ("input_ids", "attention_mask", "token_type_ids")
+            if n in model.preprocess([_PROBES[0]])
+        ]
+        auto_model = model[0].auto_model
+
+        class Transformer(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.auto_model = auto_model
+
+            def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+                return self.auto_model(**dict(zip(names, tensors, strict=True))).last_hidden_state
+
+        example = model.preprocess([_PROBES[1]])
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer notes
+            traced = torch.jit.trace(
+                Transformer().eval(), tuple(example[n] for n in names), check_trace=False
+            )
+            graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+
+        def question_vector(text: str) -> np.ndarray:
+            with torch.inference_mode():
+                features = model.preprocess([text])
+                features["token_embeddings"] = graph(*(features[n] for n in names))
+                for module in list(model)[1:]:  # pooling, normalizing: as the model does
+                    features = module(features)
+                vector = torch.nn.functional.normalize(features["sentence_embedding"][0], dim=0)
+            return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
+
+        for probe in _PROBES:
+            if not np.allclose(question_vector(probe), encoder.encode([probe])[0], atol=1e-5):
+                raise ValueError("the traced graph's vectors differ from the model's")
+    except Exception as exc:  # any model tracing cannot reproduce: the eager path serves
+        logging.getLogger(__name__).info("questions embed without a traced graph: %s", exc)
+        return None
+    return question_vector
 
 
 # A reduced first pass keeps this many candidates per wanted row for exact re-scoring.

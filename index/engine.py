@@ -254,7 +254,7 @@ class Engine:
 
         search_text = follow_up_text(question, context)
         t0 = time.perf_counter()
-        vector = self.encoder.encode([search_text])[0]
+        vector = self.encoder.encode_question(search_text)
         timings["embed"] = (time.perf_counter() - t0) * 1000
         parsed = parse_query(search_text, self.tokenizer, self.backend.known_sources())
         hits = self.backend.search(parsed, vector, k=cfg.top_k, filters=filters, kind=retriever)
@@ -347,7 +347,7 @@ class Engine:
         """Articles matching ``query``, each with its best passage, best first."""
         if self.backend.indexed_count() == 0:
             return []
-        vector = self.encoder.encode([query])[0]
+        vector = self.encoder.encode_question(query)
         parsed = parse_query(query, self.tokenizer, self.backend.known_sources())
         hits = self.backend.search(parsed, vector, k=limit * 5, filters=filters)
         best: dict[str, RetrievedPassage] = {}

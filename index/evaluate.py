@@ -372,7 +372,7 @@ def run_eval(
     unknown = [r for r in retrievers if r not in RETRIEVERS]
     if unknown:
         raise ValueError(f"unknown retriever(s): {', '.join(unknown)}")
-    engine.encoder.encode(["warm up"])
+    engine.encoder.encode_question("warm up")
     report = EvalReport(retrievers=list(retrievers))
     started = time.perf_counter()
     for question in questions:

@@ -40,6 +40,10 @@ class CountingEncoder:
 
     encode_mean = Encoder.encode_mean  # through our encode, so every window is counted
 
+    def encode_question(self, text: str) -> np.ndarray:
+        self.texts.append(text)
+        return self.inner.encode_question(text)
+
 
 @pytest.fixture
 def counting(encoder) -> CountingEncoder:

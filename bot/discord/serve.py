@@ -179,6 +179,6 @@ async def _run_until_stopped(bot: NewsBot, token: str, stop: asyncio.Event, grac
 def _warm_up(engine: Engine) -> None:
     """A model that cannot load fails every question: say so at once, not per question."""
     try:
-        engine.encoder.encode(["warm up"])
+        engine.encoder.encode_question("warm up")
     except Exception as exc:
         log.error("the embedding model could not be loaded: %s", exc)
