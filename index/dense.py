@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -221,6 +222,11 @@ class DenseIndex:
         self._file: BinaryIO | None = (
             open(path, "rb", buffering=0) if reduced is not None and path else None  # noqa: SIM115
         )
+        if path is not None and reduced is not None:
+            # Re-scoring reads scattered rows: read the file through once in the background,
+            # into the kernel's page cache (not this process's memory), rather than paying a
+            # disk read per row on the first questions after a start.
+            threading.Thread(target=_read_through, args=(path,), daemon=True).start()
 
     def save(self, directory: Path) -> None:
         np.save(directory / self.FILE, self.vectors)
@@ -273,6 +279,13 @@ class DenseIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cosine scores) of the best ``k`` rows, best first; ``mask`` False rows skipped."""
         return self.top(self.first_pass(query), query, k, mask)
+
+
+def _read_through(path: str) -> None:
+    buffer = bytearray(8 << 20)
+    with contextlib.suppress(OSError), open(path, "rb", buffering=0) as handle:
+        while handle.readinto(buffer):
+            pass
 
 
 def top_rows(
