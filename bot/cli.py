@@ -48,8 +48,9 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 @contextmanager
-def open_engine(settings: Settings) -> Iterator[Engine]:
-    engine = Engine(settings.engine_config())
+def open_engine(settings: Settings, *, many_questions: bool = False) -> Iterator[Engine]:
+    config = settings.engine_config()
+    engine = Engine(config.for_many_questions() if many_questions else config)
     try:
         yield engine
     finally:
@@ -173,7 +174,7 @@ def _ask_many(settings: Settings, path: Path, filters: Filters) -> None:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"{path}: cannot read ({exc})") from None
-    with open_engine(settings) as engine:
+    with open_engine(settings, many_questions=True) as engine:
         for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue

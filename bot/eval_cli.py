@@ -80,7 +80,7 @@ def parse_retrievers(value: str) -> list[RetrieverKind]:
 def _eval_engine(settings: Settings, corpus: Path | None, meta: dict[str, Any]) -> Iterator[Engine]:
     """An engine over a fresh temporary index of ``corpus`` (deleted afterwards), or over
     the configured data directory when no corpus is given."""
-    config: EngineConfig = settings.engine_config()
+    config: EngineConfig = settings.engine_config().for_many_questions()
     with ExitStack() as stack:
         if corpus is not None:
             if not corpus.exists():

@@ -12,12 +12,12 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-for _name in ("bm25s", "bm25s.utils"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+from index.config import BM25_NUMBA_FROM
 
-# numba's kernels win from about this size on, but compiling them costs seconds at start-up,
-# which a one-shot `newsbot ask` on a small index should not pay.
-NUMBA_MIN_DOCS = 100_000
+# numba's compiler logs every pass at DEBUG (tens of thousands of lines per compile), which
+# would bury an operator's NEWSBOT_LOG_LEVEL=DEBUG and can fill a pipe a supervisor reads.
+for _name in ("bm25s", "bm25s.utils", "numba"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 class LexicalIndex:
@@ -45,10 +45,10 @@ class LexicalIndex:
         self._bm25.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path) -> LexicalIndex:
+    def load(cls, directory: Path, numba_from: int = BM25_NUMBA_FROM) -> LexicalIndex:
         bm25 = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
         index = cls(bm25)
-        if index.num_docs >= NUMBA_MIN_DOCS:
+        if index.num_docs >= numba_from:
             bm25.backend = "numba"
             bm25.compile(activate_numba=True)
             index.search(list(bm25.vocab_dict)[:1], 1)  # compile now, not on a user's question

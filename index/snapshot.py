@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.config import BM25_NUMBA_FROM
 from index.dense import DenseIndex, ReducedVectors
 from index.lexical import LexicalIndex
 from index.store import Store
@@ -93,7 +94,7 @@ def current_name(index_dir: Path) -> str | None:
         return None
 
 
-def load_snapshot(index_dir: Path) -> IndexSnapshot | None:
+def load_snapshot(index_dir: Path, numba_from: int = BM25_NUMBA_FROM) -> IndexSnapshot | None:
     name = current_name(index_dir)
     if name is None or not (index_dir / name).is_dir():
         return None
@@ -101,7 +102,7 @@ def load_snapshot(index_dir: Path) -> IndexSnapshot | None:
     manifest = json.loads((directory / "manifest.json").read_text())
     if manifest.get("format") != _FORMAT:
         return None  # written by another version: the caller rebuilds from the store
-    lexical = LexicalIndex.load(directory / "bm25") if manifest["rows"] else None
+    lexical = LexicalIndex.load(directory / "bm25", numba_from) if manifest["rows"] else None
     return IndexSnapshot(
         epoch=manifest["epoch"],
         name=name,
@@ -129,6 +130,7 @@ def build_snapshot(
     method: str = "lucene",
     first_pass_from: int = 0,
     first_pass_dims: int = 64,
+    numba_from: int = BM25_NUMBA_FROM,
 ) -> IndexSnapshot:
     """Build from the store's current epoch, publish, and drop older snapshots. From
     ``first_pass_from`` rows on (0: never) the dense index gets a reduced first pass."""
@@ -190,7 +192,7 @@ def build_snapshot(
                     shutil.rmtree(old, ignore_errors=True)
                 else:
                     old.unlink(missing_ok=True)
-    snapshot = load_snapshot(index_dir)
+    snapshot = load_snapshot(index_dir, numba_from)
     assert snapshot is not None
     return snapshot
 

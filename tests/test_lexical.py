@@ -140,3 +140,20 @@ def test_save_and_memory_mapped_load_give_the_same_scores(tmp_path):
     for query in QUERIES:
         np.testing.assert_allclose(loaded.scores(query), index.scores(query), rtol=1e-6)
     assert loaded.token_ids(["korea", "nope"]) == index.token_ids(["korea"])
+
+
+def test_numbas_kernels_search_exactly_like_numpys(tmp_path):
+    """The bot and eval load every index with numba's kernels; one-shot commands below
+    ``bm25_numba_from`` passages with numpy's. Same rows, same scores, masks included."""
+    LexicalIndex.build(CORPUS).save(tmp_path / "bm25")
+    plain = LexicalIndex.load(tmp_path / "bm25")
+    jitted = LexicalIndex.load(tmp_path / "bm25", numba_from=0)
+    assert (plain._bm25.backend, jitted._bm25.backend) == ("numpy", "numba")
+    mask = np.ones(N, dtype=np.float32)
+    mask[[0, 4]] = 0
+    for query in QUERIES:
+        for weights in (None, mask):
+            a_rows, a_scores = plain.search(query, 5, weights)
+            b_rows, b_scores = jitted.search(query, 5, weights)
+            assert b_rows.tolist() == a_rows.tolist()
+            np.testing.assert_allclose(b_scores, a_scores, rtol=1e-6)

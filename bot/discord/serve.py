@@ -116,7 +116,7 @@ async def serve(settings: Settings, token: str, *, engine: Engine | None = None)
         if start_health is not None:
             runner = await start_health(settings, health, metrics)
         if engine is None:
-            engine = await asyncio.to_thread(Engine, settings.engine_config())
+            engine = await asyncio.to_thread(Engine, settings.engine_config().for_many_questions())
         bot: NewsBot | None = None
         try:
             stats = await asyncio.to_thread(engine.stats)

@@ -32,7 +32,8 @@ class LocalBackend:
     def sync(self, store: Store) -> None:
         """Load the published snapshot, rebuilding it when the store has moved on (a crash
         between commit and publish, or an ingest that just committed)."""
-        snapshot = self._snapshot or load_snapshot(self.config.index_dir)
+        numba_from = self.config.bm25_numba_from
+        snapshot = self._snapshot or load_snapshot(self.config.index_dir, numba_from)
         if snapshot is None or snapshot.epoch != store.epoch():
             stored = store.get_meta("dimension")
             snapshot = build_snapshot(
@@ -43,6 +44,7 @@ class LocalBackend:
                 b=self.config.bm25_b,
                 first_pass_from=self.config.dense_first_pass_from,
                 first_pass_dims=self.config.dense_first_pass_dims,
+                numba_from=numba_from,
             )
         elif snapshot.dense.reduced is None and wants_first_pass(
             len(snapshot), self.config.dense_first_pass_from
@@ -60,7 +62,7 @@ class LocalBackend:
         if current is None or (name is not None and name != current.name):
             with self._lock:
                 if self._snapshot is None or self._snapshot.name != name:
-                    loaded = load_snapshot(self.config.index_dir)
+                    loaded = load_snapshot(self.config.index_dir, self.config.bm25_numba_from)
                     if loaded is not None:
                         self._snapshot = loaded
         if self._snapshot is None:
