@@ -40,6 +40,10 @@ DESCRIPTIONS = {
     "focus_weight": "Weight of the extra rankings narrowed to each outlet or day a question names.",
     "sentence_weight": "How far a passage whose best sentence covers the question moves up.",
     "rrf_k": "Reciprocal rank fusion constant: higher flattens the rankings.",
+    "quote_context": (
+        "Quote the answering sentence with one sentence either side (within 100 words); "
+        "false quotes the sentence alone."
+    ),
     "dense_first_pass_from": (
         "From this many passages on, dense search ranks by a reduced copy of the vectors "
         "first and re-scores the best candidates exactly (0: always exact)."

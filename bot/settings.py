@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     top_k: int = _ENGINE.top_k
     max_quotes: int = _ENGINE.max_quotes
     quote_share: float = _ENGINE.quote_share
+    quote_context: bool = _ENGINE.quote_context
     abstain_threshold: float = _ENGINE.abstain_threshold
     recency_half_life_days: float = _ENGINE.recency_half_life_days
     max_file_bytes: int = _ENGINE.max_file_bytes
@@ -124,6 +125,7 @@ class Settings(BaseSettings):
             top_k=self.top_k,
             max_quotes=self.max_quotes,
             quote_share=self.quote_share,
+            quote_context=self.quote_context,
             abstain_threshold=self.abstain_threshold,
             recency_half_life_days=self.recency_half_life_days,
             max_file_bytes=self.max_file_bytes,

