@@ -142,6 +142,9 @@ def quote_block(quote: Quote, limit: int) -> str:
         return "> " + head + b + (f"**{h}**" if h else "") + a + tail
 
     e_before, e_bold, e_after = escape(before), escape(bold), escape(after)
+    underlined = _with_sentence_underlined(quote, start, end, lead, trail)
+    if underlined is not None and len(underlined) <= limit:
+        return underlined
     out = assemble(e_before, e_bold, e_after)
     if len(out) <= limit:
         return out
@@ -157,6 +160,35 @@ def quote_block(quote: Quote, limit: int) -> str:
         return assemble(b, e_bold, a, cut_b=b != e_before, cut_a=a != e_after)
     squeezed = fit_escaped(bold, max(1, limit - len("> ") - 4))
     return assemble("", squeezed, "", cut_b=True, cut_a=True)
+
+
+def _with_sentence_underlined(
+    quote: Quote, start: int, end: int, lead: str, trail: str
+) -> str | None:
+    """The block with the answering sentence underlined among its context sentences (and
+    the answering words, ``start:end``, bold inside it); None when there is no context, or
+    the words lie outside the sentence. Used only uncut: a cut could split a marker pair."""
+    text = quote.text
+    s, e = quote.sentence_start, quote.sentence_end
+    if s is None or e is None or (s, e) == (0, len(text)):
+        return None
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    if start == end == len(text):  # no answering words
+        start = end = e
+    if s == e or not (s <= start <= end <= e):
+        return None
+
+    def clean(piece: str) -> str:
+        return escape(_SPACES.sub(" ", piece))
+
+    words = f"**{clean(text[start:end])}**" if end > start else ""
+    inner = clean(text[s:start]) + words + clean(text[end:e])
+    return (
+        "> " + lead + clean(text[:s]).lstrip() + f"__{inner}__" + clean(text[e:]).rstrip() + trail
+    )
 
 
 def _dates_line(quote: Quote) -> str:

@@ -122,6 +122,10 @@ def quotes(draw: st.DrawFn) -> Quote:
     start = draw(st.integers(0, len(text)))
     end = draw(st.integers(start, len(text)))
     has_highlight = draw(st.booleans())
+    sentence_start = draw(st.integers(0, start))  # an answering sentence around the words,
+    sentence_end = draw(st.integers(end, len(text)))  # or (sometimes) not
+    if draw(st.booleans()):
+        sentence_start, sentence_end = draw(st.integers(0, len(text))), len(text)
     return Quote(
         text=text,
         passage=before + text + after,
@@ -132,6 +136,8 @@ def quotes(draw: st.DrawFn) -> Quote:
         article=draw(articles()),
         score=1.0,
         resolved_dates=tuple(draw(st.lists(st.tuples(hostile_text, hostile_text), max_size=3))),
+        sentence_start=sentence_start,
+        sentence_end=sentence_end,
     )
 
 
@@ -210,6 +216,7 @@ def test_quote_block_keeps_the_bold_and_the_limit(quote: Quote, limit: int) -> N
         assert unescaped_bold_markers(block) == 2, block
     elif not highlight:
         assert unescaped_bold_markers(block) == 0, block
+    assert block.count("__") in (0, 2)  # underline markers pair up
 
 
 @FAST
@@ -380,3 +387,27 @@ def test_abstention_lists_closest_headlines() -> None:
     assert lines[-1] == (
         "• [Ferry \\[strike\\] @\u200beveryone](https://h.example/1) — Harbour Herald, 1 June 2024"
     )
+
+
+def test_the_answering_sentence_is_underlined_among_its_context() -> None:
+    text = "Ministers met on Sunday. The summit runs from June 2 to 4. Talks follow."
+    s, e = text.index("The summit"), text.index(" Talks")
+    day = datetime(2023, 5, 10, tzinfo=UTC)
+    article = StoredArticle("a", "T", "b", day, "Outlet", None, "o", day)
+    quote = Quote(
+        text,
+        text,
+        0,
+        len(text),
+        "June 2 to 4",
+        text.index("June"),
+        article,
+        1.0,
+        sentence_start=s,
+        sentence_end=e,
+    )
+    assert quote_block(quote, 1000) == (
+        "> Ministers met on Sunday. __The summit runs from **June 2 to 4**.__ Talks follow."
+    )
+    cut = quote_block(quote, 40)  # too long to show whole: cut as before, no underline
+    assert "__" not in cut and "**June 2 to 4**" in cut and len(cut) <= 40
