@@ -224,27 +224,13 @@ def test_ingest_reports_skipped_inputs(cli, tmp_path):
 
 
 def test_the_terminal_underlines_the_answering_sentence_and_bolds_its_words():
-    from datetime import UTC, datetime
-
     from bot.terminal import quote_markup
-    from index.model import Quote, StoredArticle
+    from tests.support.quotes import context_quote
 
-    day = datetime(2023, 5, 10, tzinfo=UTC)
-    article = StoredArticle("a1", "Title", "", day, "Outlet", None, "test", day)
-    text = "Before it. The summit runs from June 2 to 4. After it."
-    start = text.index("The summit")
-    end = text.index(" After")
-    quote = Quote(
-        text,
-        text,
-        0,
-        len(text),
+    quote = context_quote(
+        "Before it. The summit runs from June 2 to 4. After it.",
+        "The summit runs from June 2 to 4.",
         "June 2 to 4",
-        text.index("June"),
-        article,
-        1.0,
-        sentence_start=start,
-        sentence_end=end,
     )
     markup = quote_markup(quote)
     assert markup.startswith('"Before it. [underline]The summit runs from [/]')

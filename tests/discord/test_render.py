@@ -33,6 +33,7 @@ from bot.discord.text import (
     split_escaped,
 )
 from index.model import Answer, Headline, Passage, Quote, RetrievedPassage, StoredArticle
+from tests.support.quotes import context_quote
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 URL_RE = re.compile(discord.utils._URL_REGEX)
@@ -390,21 +391,10 @@ def test_abstention_lists_closest_headlines() -> None:
 
 
 def test_the_answering_sentence_is_underlined_among_its_context() -> None:
-    text = "Ministers met on Sunday. The summit runs from June 2 to 4. Talks follow."
-    s, e = text.index("The summit"), text.index(" Talks")
-    day = datetime(2023, 5, 10, tzinfo=UTC)
-    article = StoredArticle("a", "T", "b", day, "Outlet", None, "o", day)
-    quote = Quote(
-        text,
-        text,
-        0,
-        len(text),
+    quote = context_quote(
+        "Ministers met on Sunday. The summit runs from June 2 to 4. Talks follow.",
+        "The summit runs from June 2 to 4.",
         "June 2 to 4",
-        text.index("June"),
-        article,
-        1.0,
-        sentence_start=s,
-        sentence_end=e,
     )
     assert quote_block(quote, 1000) == (
         "> Ministers met on Sunday. __The summit runs from **June 2 to 4**.__ Talks follow."
