@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -200,6 +200,24 @@ def reciprocal_rank_fusion(
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def prefer_recent(
+    fused: Sequence[tuple[int, float]],
+    published: Callable[[int], float | None],
+    half_life_days: float,
+) -> list[tuple[int, float]]:
+    """Fused scores times 0.5 + 0.5 x 2^(-age / half-life), re-sorted: among similar scores
+    the newer article first, never more than halving an old one. ``published`` gives a row's
+    unix time, None when unknown (counted as ten years old). Both backends rank with this."""
+    now = time.time()
+    out = []
+    for row, score in fused:
+        ts = published(row)
+        age_days = (now - ts) / 86400 if ts is not None else 3650.0
+        decay = 0.5 ** (max(age_days, 0.0) / half_life_days)
+        out.append((row, score * (0.5 + 0.5 * decay)))
+    return sorted(out, key=lambda item: (-item[1], item[0]))
+
+
 class HybridRetriever:
     """BM25 and dense lists over one snapshot, fused by weighted reciprocal rank."""
 
@@ -340,10 +358,8 @@ class HybridRetriever:
 
     def _prefer_recent(self, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
         ts = self.snapshot.published_ts
-        now = time.time()
-        out = []
-        for row, score in fused:
-            age_days = (now - ts[row]) / 86400 if np.isfinite(ts[row]) else 3650.0
-            decay = 0.5 ** (max(age_days, 0.0) / self.recency_half_life_days)
-            out.append((row, score * (0.5 + 0.5 * decay)))
-        return sorted(out, key=lambda item: (-item[1], item[0]))
+        return prefer_recent(
+            fused,
+            lambda row: float(ts[row]) if np.isfinite(ts[row]) else None,
+            self.recency_half_life_days,
+        )

@@ -34,6 +34,7 @@ from index.backends.milvus_query import (
     focus_expr,
 )
 from index.backends.milvus_schema import (
+    UNKNOWN_PUBLISHED,
     CollectionSpec,
     check_collection,
     create_collection,
@@ -49,7 +50,13 @@ from index.backends.milvus_sync import (
 from index.backends.store_idf import StoreIdf
 from index.config import EngineConfig
 from index.errors import NewsbotError
-from index.retrieve import Filters, ParsedQuery, RetrieverKind, reciprocal_rank_fusion
+from index.retrieve import (
+    Filters,
+    ParsedQuery,
+    RetrieverKind,
+    prefer_recent,
+    reciprocal_rank_fusion,
+)
 from index.store import Store
 
 DEFAULT_DIMENSION = 384
@@ -237,17 +244,18 @@ class MilvusBackend:
         timings["milvus_search"] = (time.perf_counter() - t0) * 1000
         lists: list[tuple[Sequence[int], float]] = []
         dense_scores: dict[int, float] = {}
-        published: dict[int, int] = {}
+        published: dict[int, int | None] = {}
         for request, hits in zip(requests, found, strict=True):
             lists.append(([int(h["id"]) for h in hits], request.weight))
             for h in hits:
                 if request.field == "dense":  # Milvus's COSINE distance is the cosine
                     dense_scores[int(h["id"])] = float(h["distance"])
                 if recency:
-                    published[int(h["id"])] = h["entity"]["published"]
+                    ts = h["entity"]["published"]
+                    published[int(h["id"])] = None if ts == UNKNOWN_PUBLISHED else ts
         fused = reciprocal_rank_fusion(lists, cfg.rrf_k)
         if recency:
-            fused = self._prefer_recent(fused, published)
+            fused = prefer_recent(fused, published.get, cfg.recency_half_life_days)
         top = fused[:k]
         if dense is not None:  # bm25-only hits: their cosine, as the local backend reports
             missing = [pid for pid, _ in top if pid not in dense_scores]
@@ -330,22 +338,6 @@ class MilvusBackend:
             op=lambda c: c.get(self.collection, ids=list(ids), output_fields=["dense"]),
         )
         return {int(r["id"]): float(np.asarray(r["dense"], dtype=np.float32) @ dense) for r in rows}
-
-    def _prefer_recent(
-        self, fused: list[tuple[int, float]], published: dict[int, int]
-    ) -> list[tuple[int, float]]:
-        """The local retriever's recency preference, on the fused candidates."""
-        from index.backends.milvus_schema import UNKNOWN_PUBLISHED
-
-        now = time.time()
-        half_life = self.config.recency_half_life_days
-        out = []
-        for pid, score in fused:
-            ts = published.get(pid, UNKNOWN_PUBLISHED)
-            age_days = (now - ts) / 86400 if ts != UNKNOWN_PUBLISHED else 3650.0
-            decay = 0.5 ** (max(age_days, 0.0) / half_life)
-            out.append((pid, score * (0.5 + 0.5 * decay)))
-        return sorted(out, key=lambda item: (-item[1], item[0]))
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         store = self._store
