@@ -38,7 +38,7 @@ class EngineConfig:
     candidates: int = 100
     # From this many passages on, dense search ranks every row by its vector's top
     # ``dense_first_pass_dims`` principal directions and re-scores the best 8 x candidates
-    # with the full vectors (bench/scale.py: 1M passages, dense 70 -> ~15 ms); 0 keeps exact
+    # with the full vectors (bench/scale.py: 1M passages, dense 70 -> 19 ms); 0 keeps exact
     # search at every size.
     dense_first_pass_from: int = 200_000
     dense_first_pass_dims: int = 64
