@@ -98,10 +98,11 @@ class Retrieval:
 
 
 def _source_aliases(source: str) -> list[str]:
-    """Ways a question names an outlet: "The Independent - Life and Style" -> "The Independent"."""
+    """Ways a question names an outlet, longest first: "The Independent - Life and Style" ->
+    "The Independent" -> "Independent". (A fixed order: the first that matches is used.)"""
     names = {source, source.split(" - ")[0].strip()}
     names |= {n[4:] for n in names if n.lower().startswith("the ")}
-    return [n for n in names if len(n) >= 3]
+    return sorted((n for n in names if len(n) >= 3), key=lambda n: (-len(n), n))
 
 
 _REPORT = r"(?:article|report|piece|story|coverage|analysis|review|feature|column)s?"
@@ -133,27 +134,48 @@ def unindexed_outlets(question: str, known_sources: Sequence[str]) -> tuple[str,
     return tuple(dict.fromkeys(out))
 
 
+# A focus with fewer words of its own than this searches with the whole question.
+MIN_FOCUS_TOKENS = 3
+
+
+def _outlet_mentions(question: str, known_sources: Sequence[str]) -> list[tuple[int, int, str]]:
+    """(start, end, source) of each outlet the question names, in question order. A mention
+    inside a longer one is not its own: "The Independent - Life and Style" names that
+    outlet, not also "The Independent - Travel" through their shared "The Independent"."""
+    lowered = question.casefold()
+    found: list[tuple[int, int, str]] = []
+    for source in known_sources:
+        for alias in _source_aliases(source):
+            pattern = rf"(?<!\w){re.escape(alias.casefold())}(?!\w)"
+            spans = [(m.start(), m.end(), source) for m in re.finditer(pattern, lowered)]
+            if spans:
+                found += spans
+                break
+    return sorted(
+        m
+        for m in found
+        if not any(o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0] for o in found)
+    )
+
+
 def parse_query(
     question: str, tokenizer: NewsTokenizer, known_sources: Sequence[str] = ()
 ) -> ParsedQuery:
-    lowered = question.casefold()
-    mentions: list[tuple[int, int, str]] = []  # (start, end, source) of each named outlet
-    for source in known_sources:
-        for alias in _source_aliases(source):
-            found = list(re.finditer(rf"(?<!\w){re.escape(alias.casefold())}(?!\w)", lowered))
-            if found:
-                mentions += [(m.start(), m.end(), source) for m in found]
-                break
-    mentions.sort()
+    mentions = _outlet_mentions(question, known_sources)
     named = list(dict.fromkeys(source for _, _, source in mentions))
     tokens = tuple(tokenizer.tokens(question))
     focuses = []
     for source in named:
-        # The words from the previous outlet's mention to the next one's, around this one.
+        # The words from the previous outlet's mention to the next one's, around this one;
+        # outlets listed together ("reported by X, Y and Z") share the whole question.
         spots = [i for i, m in enumerate(mentions) if m[2] == source]
         start = mentions[spots[0] - 1][1] if spots[0] > 0 else 0
         end = mentions[spots[-1] + 1][0] if spots[-1] + 1 < len(mentions) else len(question)
-        focuses.append(Focus(tuple(tokenizer.tokens(question[start:end])), source=source))
+        around = tuple(tokenizer.tokens(question[start:end]))
+        own = set(tokenizer.tokens(source))
+        if sum(t not in own for t in around) < MIN_FOCUS_TOKENS:
+            around = tokens
+        focuses.append(Focus(around, source=source))
     dates = []
     for m in _DATE_IN_QUESTION.finditer(question):
         month = _MONTH_BY_PREFIX[(m["m1"] or m["m2"]).lower()[:3]]

@@ -39,6 +39,36 @@ def test_outlets_named_in_the_question_are_detected():
     )
 
 
+def test_a_longer_outlet_name_wins_over_a_shorter_one_inside_it():
+    sources = ["The Independent - Travel", "The Independent - Life and Style", "The Verge"]
+    q = parse_query("What did The Independent - Life and Style say?", TOK, sources)
+    assert q.sources == ("The Independent - Life and Style",)
+    # The shared short name alone names both.
+    assert set(parse_query("What did the Independent say?", TOK, sources).sources) == {
+        "The Independent - Travel",
+        "The Independent - Life and Style",
+    }
+
+
+def test_each_outlet_searches_with_the_words_around_its_mention():
+    q = parse_query(
+        "Which chip did TechCrunch review, and which phone did The Verge rank first?",
+        TOK,
+        SOURCES,
+    )
+    tech, verge = q.focuses  # each reaches from the previous outlet's mention to the next's
+    assert "chip" in tech.tokens and "rank" not in tech.tokens
+    assert "rank" in verge.tokens and "chip" not in verge.tokens
+    # Outlets listed after it have no words of their own: each uses the whole question.
+    listed = parse_query(
+        "Who won the final, reported by TechCrunch, BBC and Reuters?", TOK, SOURCES
+    )
+    assert [f.source for f in listed.focuses] == ["TechCrunch", "BBC", "Reuters"]
+    first, *together = listed.focuses  # the first reaches back to the question's start
+    assert "final" in first.tokens
+    assert all(f.tokens == listed.tokens for f in together)
+
+
 def test_outlet_names_match_whole_words_only():
     assert parse_query("What did TechCrunchy say?", TOK, SOURCES).sources == ()
     assert parse_query("Reutersville news", TOK, SOURCES).sources == ()
