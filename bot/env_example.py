@@ -38,7 +38,11 @@ DESCRIPTIONS = {
     "lexical_weight": "Weight of the BM25 ranking in the fusion.",
     "dense_weight": "Weight of the embedding ranking in the fusion.",
     "focus_weight": "Weight of the extra rankings narrowed to each outlet or day a question names.",
-    "sentence_weight": "How far a passage whose best sentence covers the question moves up.",
+    "sentence_weight": (
+        "How far a passage moves up when one of its sentences covers the question words "
+        "its headline lacks."
+    ),
+    "rerank_depth": "How many fused passages that reordering looks at before keeping top_k.",
     "rrf_k": "Reciprocal rank fusion constant: higher flattens the rankings.",
     "quote_context": (
         "Quote the answering sentence with one sentence either side (within 100 words); "

@@ -43,9 +43,13 @@ class EngineConfig:
     dense_first_pass_from: int = 200_000
     dense_first_pass_dims: int = 64
     bm25_numba_from: int = BM25_NUMBA_FROM
-    # The top passages are reordered by fused score + this x their best sentence's coverage
-    # of the question (RRF scores are ~1/(rrf_k + rank)); 0 keeps the fused order.
-    sentence_weight: float = 0.08
+    # The best ``rerank_depth`` fused passages are reordered by fused score + this x their
+    # best sentence's coverage of the question words their headline lacks, and the top_k
+    # kept (RRF scores are ~1/(rrf_k + rank)); 0 keeps the fused order. Dev, against
+    # reordering the top 10 by whole-question coverage x 0.08: MRR@10 0.723 -> 0.755,
+    # evidence recall@10 0.745 -> 0.771.
+    sentence_weight: float = 0.12
+    rerank_depth: int = 20
     top_k: int = 10
     max_quotes: int = 3
     # Extra quotes (other articles) must score at least this share of the best quote.

@@ -31,6 +31,7 @@ from index.quote import (
     answer_confidence,
     best_other_coverage,
     classify_question,
+    headline_free_coverage,
     rank_sentences,
     rerank_by_best_sentence,
     select_quotes,
@@ -257,7 +258,9 @@ class Engine:
         vector = self.encoder.encode_question(search_text)
         timings["embed"] = (time.perf_counter() - t0) * 1000
         parsed = parse_query(search_text, self.tokenizer, self.backend.known_sources())
-        hits = self.backend.search(parsed, vector, k=cfg.top_k, filters=filters, kind=retriever)
+        rerank = bool(cfg.sentence_weight) and retriever == "hybrid"  # ablations stay pure
+        depth = max(cfg.top_k, cfg.rerank_depth) if rerank else cfg.top_k
+        hits = self.backend.search(parsed, vector, k=depth, filters=filters, kind=retriever)
         timings.update(hits.timings_ms)
 
         t0 = time.perf_counter()
@@ -268,13 +271,13 @@ class Engine:
         kind = classify_question(question)
         idf = self.backend.idf
         units = sentence_units(retrieved, self.tokenizer, kind, question)
+        if rerank and retrieved:
+            coverage = headline_free_coverage(retrieved, units, parsed.tokens, idf, self.tokenizer)
+            retrieved, units = rerank_by_best_sentence(
+                retrieved, units, coverage, cfg.sentence_weight, cfg.top_k
+            )
         # A follow-up's sentence answers the question it follows too: rank by both.
         ranked = rank_sentences(units, parsed.tokens, idf)
-        if cfg.sentence_weight and retrieved and retriever == "hybrid":  # ablations stay pure
-            retrieved, units = rerank_by_best_sentence(
-                retrieved, units, ranked, cfg.sentence_weight
-            )
-            ranked = rank_sentences(units, parsed.tokens, idf)
         focus_ranked = [
             rank_sentences(
                 [u for u in units if retrieved[u.passage_index].article.source == f.source],

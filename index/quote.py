@@ -201,26 +201,57 @@ def rank_sentences(
     return out
 
 
+def headline_free_coverage(
+    passages: Sequence[RetrievedPassage],
+    units: Sequence[SentenceUnit],
+    query_tokens: Sequence[str],
+    idf: Callable[[Sequence[str]], dict[str, float]],
+    tokenizer: NewsTokenizer,
+) -> dict[int, float]:
+    """Per passage, the idf-weighted share of the question its best sentence covers, counting
+    only the words its own headline and outlet do not already hold.
+
+    The headline put the article in the fused list (it is in every passage's BM25 text and
+    dense windows), so it cannot tell the article's passages apart: the one that answers
+    covers the rest of the question (dev, gold articles: the right passage first 0.58 -> 0.62).
+    """
+    weights = idf(list(dict.fromkeys(query_tokens)))
+    unexplained: dict[str, tuple[dict[str, float], float]] = {}  # article -> words, their sum
+    best: dict[int, float] = {}
+    for u in units:
+        article = passages[u.passage_index].article
+        if article.id not in unexplained:
+            known = set(tokenizer.tokens(f"{article.title} {article.source or ''}"))
+            rest = {t: w for t, w in weights.items() if t not in known}
+            unexplained[article.id] = rest, sum(rest.values())
+        rest, total = unexplained[article.id]
+        share = sum(w for t, w in rest.items() if t in u.tokens) / total if total else 0.0
+        best[u.passage_index] = max(best.get(u.passage_index, 0.0), share)
+    return best
+
+
 def rerank_by_best_sentence(
     passages: Sequence[RetrievedPassage],
     units: Sequence[SentenceUnit],
-    ranked: Sequence[Candidate],
+    coverage: dict[int, float],
     weight: float,
+    keep: int,
 ) -> tuple[list[RetrievedPassage], list[SentenceUnit]]:
-    """Passages by fused score plus ``weight`` x the coverage of their best sentence, and the
-    units renumbered to match. A passage with one sentence that covers the question beats
-    one that shares its words across many sentences (dev MRR@10 0.686 -> 0.723)."""
-    best: dict[int, float] = {}
-    for c in ranked:
-        i = c.unit.passage_index
-        best[i] = max(best.get(i, 0.0), c.coverage)
-    scores = [rp.score + weight * best.get(i, 0.0) for i, rp in enumerate(passages)]
-    order = sorted(range(len(passages)), key=lambda i: -scores[i])
+    """The best ``keep`` passages by fused score plus ``weight`` x ``coverage`` (their best
+    sentence's, from ``headline_free_coverage``), and their units renumbered to match. A
+    passage with one sentence that covers the question beats one that shares its words
+    across many sentences; reordering past the top ten lets such a passage in."""
+    scores = [rp.score + weight * coverage.get(i, 0.0) for i, rp in enumerate(passages)]
+    order = sorted(range(len(passages)), key=lambda i: -scores[i])[:keep]
     position = {old: new for new, old in enumerate(order)}
     reordered = [
         RetrievedPassage(passages[i].passage, passages[i].article, scores[i]) for i in order
     ]
-    renumbered = [replace(u, passage_index=position[u.passage_index]) for u in units]
+    renumbered = [
+        replace(u, passage_index=position[u.passage_index])
+        for u in units
+        if u.passage_index in position
+    ]
     return reordered, renumbered
 
 

@@ -15,6 +15,7 @@ from index.quote import (
     answer_confidence,
     classify_question,
     find_answer_words,
+    headline_free_coverage,
     rank_sentences,
     rerank_by_best_sentence,
     sentence_units,
@@ -132,8 +133,10 @@ def test_a_second_reporting_article_raises_and_an_unindexed_outlet_lowers_confid
     assert answer_confidence(ConfidenceSignals(0.9, 0.9, 0.9, 3), flat) == 0.5
 
 
-def _retrieved(pid: int, text: str, score: float) -> RetrievedPassage:
-    article = StoredArticle(f"a-{pid}", f"Headline {pid}", text, None, None, None, "t", NOW)
+def _retrieved(pid: int, text: str, score: float, title: str = "") -> RetrievedPassage:
+    article = StoredArticle(
+        f"a-{pid}", title or f"Headline {pid}", text, None, None, None, "t", NOW
+    )
     sentences = tuple(Span(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text))
     return RetrievedPassage(
         Passage(pid, article.id, 0, 0, len(text), text, sentences), article, score
@@ -147,17 +150,41 @@ def test_a_passage_whose_one_sentence_covers_the_question_moves_up():
     answering = _retrieved(
         2, "Weather was mild. The harbour ferry will resume service on Monday.", 0.045
     )
-    passages = [scattered, answering]
+    other = _retrieved(3, "Nothing here matches at all.", 0.01)
+    passages = [scattered, answering, other]
     units = sentence_units(passages, tok, "when", question)
-    ranked = rank_sentences(units, tok.tokens(question), lambda ts: dict.fromkeys(ts, 1.0))
+    flat = lambda ts: dict.fromkeys(ts, 1.0)  # noqa: E731
+    coverage = headline_free_coverage(passages, units, tok.tokens(question), flat, tok)
+    assert coverage[1] == pytest.approx(1.0) and coverage[0] == pytest.approx(0.5)
 
-    kept, same_units = rerank_by_best_sentence(passages, units, ranked, 0.0)
-    assert [rp.passage.id for rp in kept] == [1, 2] and same_units == units
+    kept, same_units = rerank_by_best_sentence(passages, units, coverage, 0.0, keep=3)
+    assert [rp.passage.id for rp in kept] == [1, 2, 3] and same_units == units
 
-    moved, renumbered = rerank_by_best_sentence(passages, units, ranked, 0.08)
-    assert [rp.passage.id for rp in moved] == [2, 1]
+    moved, renumbered = rerank_by_best_sentence(passages, units, coverage, 0.08, keep=2)
+    assert [rp.passage.id for rp in moved] == [2, 1]  # and the third is cut, units too
     assert moved[0].score > moved[1].score  # best first, by the score that ordered them
+    assert {u.passage_index for u in renumbered} == {0, 1}
     # Each unit still points at its own passage's text after the renumbering.
-    for before, after in zip(units, renumbered, strict=True):
+    kept_units = [u for u in units if u.passage_index < 2]
+    for before, after in zip(kept_units, renumbered, strict=True):
         old, new = passages[before.passage_index], moved[after.passage_index]
         assert old.passage.id == new.passage.id and before.span == after.span
+
+
+def test_coverage_counts_only_the_question_words_the_headline_lacks():
+    """Every passage of an article matched the headline's words; what tells them apart is
+    the rest of the question."""
+    tok = NewsTokenizer()
+    question = "Which harbour ferry from the quay was delayed by fog?"
+    lead = _retrieved(1, "The harbour ferry sails daily from the quay.", 0.05, "Harbour ferry news")
+    answer = _retrieved(2, "Fog delayed it on Monday morning.", 0.04, "Harbour ferry news")
+    passages = [lead, answer]
+    units = sentence_units(passages, tok, "which", question)
+    flat = lambda ts: dict.fromkeys(ts, 1.0)  # noqa: E731
+    coverage = headline_free_coverage(passages, units, tok.tokens(question), flat, tok)
+    # The headline holds "harbour" and "ferry": the rest is "quay", "delay" and "fog".
+    assert coverage == {0: pytest.approx(1 / 3), 1: pytest.approx(2 / 3)}
+    # Whole-question coverage would have preferred the lead (harbour + ferry > fog + delay).
+    ranked = rank_sentences(units, tok.tokens(question), flat)
+    whole = {c.unit.passage_index: c.coverage for c in ranked}
+    assert whole[0] > whole[1]
