@@ -43,6 +43,10 @@ DESCRIPTIONS = {
         "its headline lacks."
     ),
     "rerank_depth": "How many fused passages that reordering looks at before keeping top_k.",
+    "clause_weight": (
+        "How far a kept passage moves up when a sentence covers one part of a question "
+        "that asks several things."
+    ),
     "rrf_k": "Reciprocal rank fusion constant: higher flattens the rankings.",
     "quote_context": (
         "Quote the answering sentence with one sentence either side (within 100 words); "

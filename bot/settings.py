@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     focus_weight: float = _ENGINE.focus_weight
     sentence_weight: float = _ENGINE.sentence_weight
     rerank_depth: int = _ENGINE.rerank_depth
+    clause_weight: float = _ENGINE.clause_weight
     rrf_k: int = _ENGINE.rrf_k
     dense_first_pass_from: int = _ENGINE.dense_first_pass_from
     dense_first_pass_dims: int = _ENGINE.dense_first_pass_dims
@@ -121,6 +122,7 @@ class Settings(BaseSettings):
             focus_weight=self.focus_weight,
             sentence_weight=self.sentence_weight,
             rerank_depth=self.rerank_depth,
+            clause_weight=self.clause_weight,
             rrf_k=self.rrf_k,
             dense_first_pass_from=self.dense_first_pass_from,
             dense_first_pass_dims=self.dense_first_pass_dims,

@@ -272,10 +272,22 @@ class Engine:
         idf = self.backend.idf
         units = sentence_units(retrieved, self.tokenizer, kind, question)
         if rerank and retrieved:
-            coverage = headline_free_coverage(retrieved, units, parsed.tokens, idf, self.tokenizer)
+            (coverage,) = headline_free_coverage(
+                retrieved, units, [parsed.tokens], idf, self.tokenizer
+            )
             retrieved, units = rerank_by_best_sentence(
                 retrieved, units, coverage, cfg.sentence_weight, cfg.top_k
             )
+            if parsed.clauses and cfg.clause_weight:
+                # Which passages to keep is settled; a passage that answers one part of a
+                # many-part question whole goes first.
+                by_clause = headline_free_coverage(
+                    retrieved, units, parsed.clauses, idf, self.tokenizer
+                )
+                best = {i: max(c.get(i, 0.0) for c in by_clause) for i in range(len(retrieved))}
+                retrieved, units = rerank_by_best_sentence(
+                    retrieved, units, best, cfg.clause_weight, cfg.top_k
+                )
         # A follow-up's sentence answers the question it follows too: rank by both.
         ranked = rank_sentences(units, parsed.tokens, idf)
         focus_ranked = [

@@ -69,6 +69,8 @@ class ParsedQuery:
     sources: tuple[str, ...] = ()  # outlets the question names
     dates: tuple[date, ...] = ()  # days the question names
     focuses: tuple[Focus, ...] = ()
+    # The parts of a question that asks several things (see ``question_clauses``).
+    clauses: tuple[tuple[str, ...], ...] = ()
     # Outlets the question attributes its facts to ("a report from Bloomberg") that no indexed
     # article comes from: the index cannot quote them, which weighs toward abstaining.
     unindexed_outlets: tuple[str, ...] = ()
@@ -191,8 +193,30 @@ def parse_query(
         tuple(named),
         tuple(dates),
         tuple(focuses),
+        question_clauses(question, tokenizer),
         unindexed_outlets(question, known_sources),
     )
+
+
+_CLAUSE_BREAK = re.compile(r"[,;]|\b(?:and|while|whereas|but|as well as)\b", re.IGNORECASE)
+# A clause with fewer words than this is joined to the next (or, last, to the previous).
+MIN_CLAUSE_TOKENS = 3
+
+
+def question_clauses(question: str, tokenizer: NewsTokenizer) -> tuple[tuple[str, ...], ...]:
+    """The tokens of each part of a question that asks several things ("which company,
+    known for X, offering Y, and described by Z as W"); () when it asks one. Each part is
+    answered by its own sentence, often in its own article."""
+    clauses: list[tuple[str, ...]] = []
+    pending: list[str] = []
+    for part in _CLAUSE_BREAK.split(question):
+        pending += tokenizer.tokens(part)
+        if len(pending) >= MIN_CLAUSE_TOKENS:
+            clauses.append(tuple(pending))
+            pending = []
+    if pending and clauses:
+        clauses[-1] += tuple(pending)
+    return tuple(clauses) if len(clauses) > 1 else ()
 
 
 _FOLLOW_UP = re.compile(

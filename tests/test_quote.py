@@ -154,7 +154,7 @@ def test_a_passage_whose_one_sentence_covers_the_question_moves_up():
     passages = [scattered, answering, other]
     units = sentence_units(passages, tok, "when", question)
     flat = lambda ts: dict.fromkeys(ts, 1.0)  # noqa: E731
-    coverage = headline_free_coverage(passages, units, tok.tokens(question), flat, tok)
+    (coverage,) = headline_free_coverage(passages, units, [tok.tokens(question)], flat, tok)
     assert coverage[1] == pytest.approx(1.0) and coverage[0] == pytest.approx(0.5)
 
     kept, same_units = rerank_by_best_sentence(passages, units, coverage, 0.0, keep=3)
@@ -181,10 +181,24 @@ def test_coverage_counts_only_the_question_words_the_headline_lacks():
     passages = [lead, answer]
     units = sentence_units(passages, tok, "which", question)
     flat = lambda ts: dict.fromkeys(ts, 1.0)  # noqa: E731
-    coverage = headline_free_coverage(passages, units, tok.tokens(question), flat, tok)
+    (coverage,) = headline_free_coverage(passages, units, [tok.tokens(question)], flat, tok)
     # The headline holds "harbour" and "ferry": the rest is "quay", "delay" and "fog".
     assert coverage == {0: pytest.approx(1 / 3), 1: pytest.approx(2 / 3)}
     # Whole-question coverage would have preferred the lead (harbour + ferry > fog + delay).
     ranked = rank_sentences(units, tok.tokens(question), flat)
     whole = {c.unit.passage_index: c.coverage for c in ranked}
     assert whole[0] > whole[1]
+
+
+def test_coverage_of_each_part_of_a_many_part_question():
+    tok = NewsTokenizer()
+    both = _retrieved(1, "Fog and a strike hit the ferry and the rail line.", 0.05)
+    rail = _retrieved(2, "The rail strike began on Monday at dawn.", 0.04)
+    passages = [both, rail]
+    units = sentence_units(passages, tok, "other", "")
+    flat = lambda ts: dict.fromkeys(ts, 1.0)  # noqa: E731
+    parts = [tok.tokens("ferry delayed by fog"), tok.tokens("rail strike began Monday")]
+    ferry, strike = headline_free_coverage(passages, units, parts, flat, tok)
+    assert ferry == {0: pytest.approx(2 / 3), 1: 0.0}
+    # The second passage answers the second part whole; the first only half of it.
+    assert strike == {0: pytest.approx(2 / 4), 1: pytest.approx(1.0)}

@@ -293,3 +293,20 @@ def test_an_empty_snapshot_retrieves_nothing():
     )
     out = HybridRetriever(empty).retrieve(parse_query("anything", TOK), _axis(0))
     assert out.rows == [] and out.scores == []
+
+
+def test_a_question_that_asks_several_things_is_split_into_its_parts():
+    q = parse_query(
+        "Which company, known for its e-reader lineup and for selling cables for $15.99, "
+        "has a history of invite-only deals?",
+        TOK,
+        SOURCES,
+    )
+    # "Which company" is too short to stand alone and joins the next part.
+    assert q.clauses == (
+        ("compani", "known", "e-reader", "reader", "lineup"),
+        ("sell", "cabl", "15.99"),
+        ("histori", "invite-only", "invit", "deal"),
+    )
+    assert parse_query("When is the Shangri-La Dialogue?", TOK).clauses == ()
+    assert parse_query("Did TechCrunch and BBC agree?", TOK, SOURCES).clauses == ()
