@@ -272,22 +272,14 @@ class Engine:
         idf = self.backend.idf
         units = sentence_units(retrieved, self.tokenizer, kind, question)
         if rerank and retrieved:
-            (coverage,) = headline_free_coverage(
-                retrieved, units, [parsed.tokens], idf, self.tokenizer
+            # One pass over the sentences: the whole question, then each of its parts.
+            coverage, *by_part = headline_free_coverage(
+                retrieved, units, [parsed.tokens, *parsed.clauses], idf, self.tokenizer
             )
+            part = {i: max(c.get(i, 0.0) for c in by_part) for i in coverage} if by_part else None
             retrieved, units = rerank_by_best_sentence(
-                retrieved, units, coverage, cfg.sentence_weight, cfg.top_k
+                retrieved, units, coverage, cfg.sentence_weight, cfg.top_k, part, cfg.clause_weight
             )
-            if parsed.clauses and cfg.clause_weight:
-                # Which passages to keep is settled; a passage that answers one part of a
-                # many-part question whole goes first.
-                by_clause = headline_free_coverage(
-                    retrieved, units, parsed.clauses, idf, self.tokenizer
-                )
-                best = {i: max(c.get(i, 0.0) for c in by_clause) for i in range(len(retrieved))}
-                retrieved, units = rerank_by_best_sentence(
-                    retrieved, units, best, cfg.clause_weight, cfg.top_k
-                )
         # A follow-up's sentence answers the question it follows too: rank by both.
         ranked = rank_sentences(units, parsed.tokens, idf)
         focus_ranked = [

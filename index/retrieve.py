@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -99,12 +100,13 @@ class Retrieval:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def _source_aliases(source: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _source_aliases(source: str) -> tuple[str, ...]:
     """Ways a question names an outlet, longest first: "The Independent - Life and Style" ->
     "The Independent" -> "Independent". (A fixed order: the first that matches is used.)"""
     names = {source, source.split(" - ")[0].strip()}
     names |= {n[4:] for n in names if n.lower().startswith("the ")}
-    return sorted((n for n in names if len(n) >= 3), key=lambda n: (-len(n), n))
+    return tuple(sorted((n for n in names if len(n) >= 3), key=lambda n: (-len(n), n)))
 
 
 _REPORT = r"(?:article|report|piece|story|coverage|analysis|review|feature|column)s?"
@@ -148,7 +150,10 @@ def _outlet_mentions(question: str, known_sources: Sequence[str]) -> list[tuple[
     found: list[tuple[int, int, str]] = []
     for source in known_sources:
         for alias in _source_aliases(source):
-            pattern = rf"(?<!\w){re.escape(alias.casefold())}(?!\w)"
+            name = alias.casefold()
+            if name not in lowered:  # cheap test first: most outlets are not named
+                continue
+            pattern = rf"(?<!\w){re.escape(name)}(?!\w)"
             spans = [(m.start(), m.end(), source) for m in re.finditer(pattern, lowered)]
             if spans:
                 found += spans

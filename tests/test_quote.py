@@ -202,3 +202,17 @@ def test_coverage_of_each_part_of_a_many_part_question():
     assert ferry == {0: pytest.approx(2 / 3), 1: 0.0}
     # The second passage answers the second part whole; the first only half of it.
     assert strike == {0: pytest.approx(2 / 4), 1: pytest.approx(1.0)}
+
+
+def test_part_coverage_orders_the_kept_passages_but_does_not_choose_them():
+    tok = NewsTokenizer()
+    passages = [
+        _retrieved(1, "First passage text is here today.", 0.05),
+        _retrieved(2, "Second passage text is here today.", 0.04),
+        _retrieved(3, "Third passage text is here today.", 0.03),
+    ]
+    units = sentence_units(passages, tok, "other", "")
+    part = {0: 0.0, 1: 1.0, 2: 1.0}  # the third answers a part whole, but ranks last
+    kept, renumbered = rerank_by_best_sentence(passages, units, {}, 0.1, 2, part, 0.06)
+    assert [rp.passage.id for rp in kept] == [2, 1]
+    assert {u.passage_index for u in renumbered} == {0, 1}
