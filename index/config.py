@@ -53,7 +53,7 @@ class EngineConfig:
     # sentences (~1 ms a question).
     rerank_depth: int = 15
     # Then, for a question that asks several things, the kept passages are reordered by + this
-    # x their best sentence's coverage of any one part (dev MRR@10 0.755 -> 0.772).
+    # x their best sentence's coverage of any one part (dev MRR@10 0.755 -> 0.768).
     clause_weight: float = 0.06
     top_k: int = 10
     max_quotes: int = 3

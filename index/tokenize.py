@@ -179,7 +179,7 @@ class NewsTokenizer:
     def __init__(self, *, stem: bool = True) -> None:
         self.stem = stem
         # Word -> its tokens. News vocabulary repeats, and a question's quoting step
-        # tokenizes ~20 passages' sentences: cached, that costs ~1 ms instead of ~4.
+        # tokenizes every sentence of ~15 passages: the cache saves ~3 ms a question.
         self._cache: dict[str, tuple[str, ...]] = {}
 
     def _stem(self, word: str) -> str:
