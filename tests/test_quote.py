@@ -5,6 +5,7 @@ Choosing and slicing quotes is tested end to end through the Engine (test_engine
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -133,6 +134,11 @@ def test_a_second_reporting_article_raises_and_an_unindexed_outlet_lowers_confid
     assert answer_confidence(ConfidenceSignals(0.9, 0.9, 0.9, 3), flat) == 0.5
 
 
+def _flat_idf(tokens: Sequence[str]) -> dict[str, float]:
+    """Every word weighs the same, so coverage is a plain share of the question's words."""
+    return dict.fromkeys(tokens, 1.0)
+
+
 def _retrieved(pid: int, text: str, score: float, title: str = "") -> RetrievedPassage:
     article = StoredArticle(
         f"a-{pid}", title or f"Headline {pid}", text, None, None, None, "t", NOW
@@ -153,8 +159,7 @@ def test_a_passage_whose_one_sentence_covers_the_question_moves_up():
     other = _retrieved(3, "Nothing here matches at all.", 0.01)
     passages = [scattered, answering, other]
     units = sentence_units(passages, tok, "when", question)
-    flat = lambda ts: dict.fromkeys(ts, 1.0)  # noqa: E731
-    (coverage,) = headline_free_coverage(passages, units, [tok.tokens(question)], flat, tok)
+    (coverage,) = headline_free_coverage(passages, units, [tok.tokens(question)], _flat_idf, tok)
     assert coverage[1] == pytest.approx(1.0) and coverage[0] == pytest.approx(0.5)
 
     kept, same_units = rerank_by_best_sentence(passages, units, coverage, 0.0, keep=3)
@@ -180,12 +185,11 @@ def test_coverage_counts_only_the_question_words_the_headline_lacks():
     answer = _retrieved(2, "Fog delayed it on Monday morning.", 0.04, "Harbour ferry news")
     passages = [lead, answer]
     units = sentence_units(passages, tok, "which", question)
-    flat = lambda ts: dict.fromkeys(ts, 1.0)  # noqa: E731
-    (coverage,) = headline_free_coverage(passages, units, [tok.tokens(question)], flat, tok)
+    (coverage,) = headline_free_coverage(passages, units, [tok.tokens(question)], _flat_idf, tok)
     # The headline holds "harbour" and "ferry": the rest is "quay", "delay" and "fog".
     assert coverage == {0: pytest.approx(1 / 3), 1: pytest.approx(2 / 3)}
     # Whole-question coverage would have preferred the lead (harbour + ferry > fog + delay).
-    ranked = rank_sentences(units, tok.tokens(question), flat)
+    ranked = rank_sentences(units, tok.tokens(question), _flat_idf)
     whole = {c.unit.passage_index: c.coverage for c in ranked}
     assert whole[0] > whole[1]
 
@@ -196,9 +200,8 @@ def test_coverage_of_each_part_of_a_many_part_question():
     rail = _retrieved(2, "The rail strike began on Monday at dawn.", 0.04)
     passages = [both, rail]
     units = sentence_units(passages, tok, "other", "")
-    flat = lambda ts: dict.fromkeys(ts, 1.0)  # noqa: E731
     parts = [tok.tokens("ferry delayed by fog"), tok.tokens("rail strike began Monday")]
-    ferry, strike = headline_free_coverage(passages, units, parts, flat, tok)
+    ferry, strike = headline_free_coverage(passages, units, parts, _flat_idf, tok)
     assert ferry == {0: pytest.approx(2 / 3), 1: 0.0}
     # The second passage answers the second part whole; the first only half of it.
     assert strike == {0: pytest.approx(2 / 4), 1: pytest.approx(1.0)}
