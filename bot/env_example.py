@@ -43,6 +43,14 @@ DESCRIPTIONS = {
         "its headline lacks."
     ),
     "rerank_depth": "How many fused passages that reordering looks at before keeping top_k.",
+    "part_slots": (
+        "For a question that asks several things, how many of its parts may bring in the "
+        "passage that answers them best in place of an article's further passage; 0: none."
+    ),
+    "part_slot_share": (
+        "How much of a part's words (those its headline lacks) a passage must cover to be "
+        "brought in for it."
+    ),
     "clause_weight": (
         "How far a kept passage moves up when a sentence covers one part of a question "
         "that asks several things."

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     focus_weight: float = _ENGINE.focus_weight
     sentence_weight: float = _ENGINE.sentence_weight
     rerank_depth: int = _ENGINE.rerank_depth
+    part_slots: int = _ENGINE.part_slots
+    part_slot_share: float = _ENGINE.part_slot_share
     clause_weight: float = _ENGINE.clause_weight
     rrf_k: int = _ENGINE.rrf_k
     dense_first_pass_from: int = _ENGINE.dense_first_pass_from
@@ -122,6 +124,8 @@ class Settings(BaseSettings):
             focus_weight=self.focus_weight,
             sentence_weight=self.sentence_weight,
             rerank_depth=self.rerank_depth,
+            part_slots=self.part_slots,
+            part_slot_share=self.part_slot_share,
             clause_weight=self.clause_weight,
             rrf_k=self.rrf_k,
             dense_first_pass_from=self.dense_first_pass_from,

@@ -276,9 +276,16 @@ class Engine:
             coverage, *by_part = headline_free_coverage(
                 retrieved, units, [parsed.tokens, *parsed.clauses], idf, self.tokenizer
             )
-            part = {i: max(c.get(i, 0.0) for c in by_part) for i in coverage} if by_part else None
             retrieved, units = rerank_by_best_sentence(
-                retrieved, units, coverage, cfg.sentence_weight, cfg.top_k, part, cfg.clause_weight
+                retrieved,
+                units,
+                coverage,
+                cfg.sentence_weight,
+                cfg.top_k,
+                by_part,
+                cfg.clause_weight,
+                cfg.part_slots,
+                cfg.part_slot_share,
             )
         # A follow-up's sentence answers the question it follows too: rank by both.
         ranked = rank_sentences(units, parsed.tokens, idf)

@@ -19,6 +19,7 @@ from index.quote import (
     headline_free_coverage,
     rank_sentences,
     rerank_by_best_sentence,
+    reserve_part_slots,
     sentence_units,
 )
 from index.tokenize import NewsTokenizer
@@ -216,6 +217,53 @@ def test_part_coverage_orders_the_kept_passages_but_does_not_choose_them():
     ]
     units = sentence_units(passages, tok, "other", "")
     part = {0: 0.0, 1: 1.0, 2: 1.0}  # the third answers a part whole, but ranks last
-    kept, renumbered = rerank_by_best_sentence(passages, units, {}, 0.1, 2, part, 0.06)
+    kept, renumbered = rerank_by_best_sentence(passages, units, {}, 0.1, 2, [part], 0.06)
     assert [rp.passage.id for rp in kept] == [2, 1]
     assert {u.passage_index for u in renumbered} == {0, 1}
+
+
+def test_a_part_no_kept_passage_answers_takes_an_articles_further_passage_slot():
+    articles = ["ferry", "ferry", "rail", "ferry", "port"]  # by fused rank
+    strike = {0: 0.2, 1: 0.1, 2: 0.3, 3: 0.0, 4: 0.9}  # the "port" passage answers this part
+    # Kept 0-3: the last passage of an article already kept higher (3, "ferry") gives way.
+    assert reserve_part_slots([0, 1, 2, 3], articles, [strike], 2, 0.5) == [0, 1, 2, 4]
+    # Not when it covers too little of the part, nor when a kept passage covers it as well.
+    assert reserve_part_slots([0, 1, 2, 3], articles, [strike], 2, 0.95) == [0, 1, 2, 3]
+    as_well = {**strike, 2: 0.9}
+    assert reserve_part_slots([0, 1, 2, 3], articles, [as_well], 2, 0.5) == [0, 1, 2, 3]
+    # Every kept passage is its article's only one: nothing to give up.
+    assert reserve_part_slots([0, 2], articles, [strike], 2, 0.5) == [0, 2]
+
+
+def test_part_slots_go_to_the_parts_in_question_order_up_to_the_limit():
+    articles = ["a", "a", "a", "b", "c", "d"]
+    parts = [{3: 0.8}, {4: 0.8}, {5: 0.8}]  # each answered only by a passage not kept
+    assert reserve_part_slots([0, 1, 2], articles, parts, 2, 0.5) == [0, 3, 4]
+    assert reserve_part_slots([0, 1, 2], articles, parts, 0, 0.5) == [0, 1, 2]
+    # Ties go to the better fused passage (the lower index).
+    assert reserve_part_slots([0, 1], articles, [{3: 0.8, 4: 0.8}], 1, 0.5) == [0, 3]
+
+
+def test_rerank_brings_in_the_passage_of_an_unanswered_part():
+    tok = NewsTokenizer()
+    lead = _retrieved(1, "The ferry sails daily.", 0.05, "Ferry news")
+    more = _retrieved(2, "The ferry has a new captain.", 0.04, "Ferry news")
+    more = RetrievedPassage(more.passage, lead.article, more.score)  # the lead's article
+    rail = _retrieved(3, "The rail strike began on Monday.", 0.01, "Rail news")
+    passages = [lead, more, rail]
+    units = sentence_units(passages, tok, "other", "")
+    parts = [tok.tokens("ferry sails daily"), tok.tokens("rail strike began Monday")]
+    coverage, *by_part = headline_free_coverage(
+        passages, units, [tok.tokens("ferry sails daily rail strike"), *parts], _flat_idf, tok
+    )
+    kept, renumbered = rerank_by_best_sentence(passages, units, coverage, 0.0, 2)
+    assert [rp.passage.id for rp in kept] == [1, 2]
+    kept, renumbered = rerank_by_best_sentence(
+        passages, units, coverage, 0.0, 2, by_part, part_slots=1, part_slot_share=0.5
+    )
+    assert [rp.passage.id for rp in kept] == [1, 3]
+    # The units follow: the rail passage's sentence is now unit of kept passage 1.
+    rail_units = [u for u in renumbered if u.passage_index == 1]
+    assert [kept[1].passage.text[u.span.start : u.span.end] for u in rail_units] == [
+        "The rail strike began on Monday."
+    ]
