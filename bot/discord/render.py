@@ -86,12 +86,21 @@ def is_recent(published: datetime | None, now: datetime, recent_days: int) -> bo
 
 
 def headline_link(title: str, url: str | None, limit: int) -> str:
-    """The headline as a masked link when the URL is usable, escaped either way."""
+    """The headline within ``limit``: a masked link when the URL is usable and leaves the
+    title its fair share of the room, else the plain escaped title.
+
+    A URL cannot be cut (half a link is a broken link), so a long one (Google News links run
+    to 500 characters) is dropped rather than allowed to push the line, and ten such lines
+    the embed, past Discord's limits. The title keeps at least half of ``limit``, or all of
+    itself when it needs less.
+    """
     href = safe_url(url)
-    if href is None:
-        return fit_escaped(squash(title), limit)
-    budget = max(1, limit - len(href) - 4)
-    return f"[{fit_escaped(squash(title), budget, transform=link_text)}]({href})"
+    text = squash(title)
+    if href is not None:
+        budget = limit - len(href) - len("[]()")
+        if budget >= min(len(link_text(text)), limit // 2):
+            return f"[{fit_escaped(text, budget, transform=link_text)}]({href})"
+    return fit_escaped(text, limit)
 
 
 def headline_line(h: Headline, number: int | None = None, limit: int = 400) -> str:

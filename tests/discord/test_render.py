@@ -98,6 +98,8 @@ urls = st.one_of(
             "https://ok.example/path?q=1&r=2#frag",
         ]
     ),
+    # Valid but long, like Google News RSS links (up to safe_url's 512).
+    st.integers(20, 490).map(lambda n: "https://news.example/" + "a" * n),
     hostile_text,
 )
 
@@ -233,12 +235,32 @@ def test_headline_pages_fit(rows: list) -> None:
     for n, page in enumerate(pages):
         assert_fits(None, [page])
         description = page.description or ""
-        assert len(description.splitlines()) == len(heads[n * 10 : n * 10 + 10])
-        # Exactly our own links ("[escaped title](safe url)") and nothing else is a link...
-        links = [h for h in heads[n * 10 : n * 10 + 10] if safe_url(h.url)]
-        assert markup_only(description).count("](") == len(links)
+        lines = description.splitlines()
+        assert len(lines) == len(heads[n * 10 : n * 10 + 10])
+        # The only links are our own ("[escaped title](safe url)", or none when the URL
+        # would not fit)...
+        for line, h in zip(lines, heads[n * 10 : n * 10 + 10], strict=True):
+            links = markup_only(line).count("](")
+            assert links == 0 or (links == 1 and f"]({safe_url(h.url)})" in line), line
         # ...and the rest is inert.
         assert_inert(re.sub(r"\]\((https?://[^)\s]+)\)", "]", description))
+
+
+def test_long_urls_are_dropped_not_allowed_past_the_limits() -> None:
+    """Ten headlines with 500-character links (Google News RSS) made a 5,400-character
+    description; the link goes, the whole title stays."""
+    long_url = "https://news.google.com/rss/articles/CBMi" + "x" * 460
+    short_url = "https://news.example/ferry"
+    heads = [
+        Headline(f"a-{i:016x}", f"Ferry *strike* ends {i}", "Wire", NOW, long_url)
+        for i in range(10)
+    ] + [Headline("a-short", "Ferry strike ends", "Wire", NOW, short_url)]
+    first, second = headline_pages(heads, title="Headlines")
+    assert_fits(None, [first])
+    lines = first.description.splitlines()
+    assert lines[0] == "**1.** Ferry \\*strike\\* ends 0 — Wire, 1 June 2024"
+    assert all(long_url not in line for line in lines)
+    assert second.description == f"**11.** [Ferry strike ends]({short_url}) — Wire, 1 June 2024"
 
 
 @FAST
