@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -58,7 +59,7 @@ def open_engine(settings: Settings, *, many_questions: bool = False) -> Iterator
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", markup=True)
+    err.print(f"[red]error:[/] {escape(message)}", markup=True)
     return typer.Exit(1)
 
 
@@ -112,7 +113,9 @@ def ingest(
         def tick(item: object) -> None:
             progress.advance(task)
             if isinstance(item, SkippedItem):
-                progress.console.print(f"[yellow]skipped[/] {item}", markup=True, highlight=False)
+                progress.console.print(
+                    f"[yellow]skipped[/] {escape(str(item))}", markup=True, highlight=False
+                )
 
         items = ingest_items(settings_of(ctx), targets, source=source)  # http(s): page or feed
         report = engine.ingest(items, progress=tick)
@@ -182,7 +185,9 @@ def _ask_many(settings: Settings, path: Path, filters: Filters) -> None:
                 item = json.loads(line)
                 text = item["question"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                err.print(f"{path}:{lineno}: not a JSON object with a question; skipped")
+                err.print(
+                    f"{path}:{lineno}: not a JSON object with a question; skipped", markup=False
+                )
                 continue
             answer = engine.quote_answer(text, filters=filters, qid=str(item.get("id", lineno)))
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
@@ -210,18 +215,18 @@ def stats(ctx: typer.Context) -> None:
     """What the index holds."""
     with open_engine(settings_of(ctx)) as engine:
         s = engine.stats()
+    # Table cells are rich markup: the headline (a publisher's text) is escaped.
+    newest = f"{escape(s.newest.title)} ({format_date(s.newest.published)})" if s.newest else "-"
     table = Table(show_header=False)
     table.add_row("articles", str(s.articles))
     table.add_row("passages", f"{s.passages} ({s.indexed_passages} in the served index)")
     table.add_row("outlets", str(s.sources))
-    table.add_row(
-        "newest", f"{s.newest.title} ({format_date(s.newest.published)})" if s.newest else "-"
-    )
+    table.add_row("newest", newest)
     table.add_row(
         "last ingest", s.last_ingest.isoformat(timespec="seconds") if s.last_ingest else "-"
     )
-    table.add_row("model", s.model)
-    table.add_row("version", s.version)
+    table.add_row("model", escape(s.model))
+    table.add_row("version", escape(s.version))
     out.print(table)
 
 
@@ -243,7 +248,7 @@ def main() -> None:
     try:
         app()
     except NewsbotError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", markup=True)
         sys.exit(1)
 
 

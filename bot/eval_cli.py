@@ -19,6 +19,7 @@ from typing import IO, Annotated, Any, cast
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -49,7 +50,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", markup=True)
+    err.print(f"[red]error:[/] {escape(message)}", markup=True)
     return typer.Exit(1)
 
 
@@ -109,7 +110,7 @@ def _ingest(engine: Engine, corpus: Path, meta: dict[str, Any]) -> None:
             progress.advance(task)
             _log_progress("read", int(progress.tasks[0].completed), None)
             if isinstance(item, SkippedItem):
-                progress.console.print(f"[yellow]skipped[/] {item}", markup=True)
+                progress.console.print(f"[yellow]skipped[/] {escape(str(item))}", markup=True)
 
         report = engine.ingest_paths([corpus], progress=tick)
     meta["corpus"] = str(corpus)
@@ -217,7 +218,7 @@ def eval_command(
     except NewsbotError as exc:
         raise _fail(str(exc)) from None
     for item in skipped:
-        err.print(f"[yellow]skipped[/] {item}", markup=True)
+        err.print(f"[yellow]skipped[/] {escape(str(item))}", markup=True)
     questions = questions[:limit] if limit else questions
     if not questions:
         raise _fail(f"{questions_file}: no usable questions")
@@ -266,4 +267,4 @@ def eval_command(
     (out_dir / "report.md").write_text(markdown_report(summary, meta), encoding="utf-8")
     plot_hits_at_k(summary, out_dir / "hits_at_k.png")
     _print_summary(summary)
-    out.print(f"report: {out_dir / 'report.md'}")
+    out.print(f"report: {out_dir / 'report.md'}", markup=False)

@@ -223,6 +223,46 @@ def test_ingest_reports_skipped_inputs(cli, tmp_path):
     assert "empty file" in result.stderr and "no such file" in result.stderr
 
 
+def test_untrusted_text_is_printed_as_it_is_never_read_as_markup(cli, tmp_path):
+    """A URL, a headline or a path holding ``[/b]`` once raised rich's MarkupError: the
+    whole ingest aborted with nothing stored, and errors were lost in a traceback."""
+    rows = [{"title": "Ferry [/b] strike [bold]ends", "text": "The ferry strike ended today."}]
+    jsonl = _write_jsonl(tmp_path / "n.jsonl", rows)
+    bad_url = "http://127.0.0.1:9/x[/b]"
+    result = _ok(cli("ingest", str(jsonl), bad_url))
+    assert "added 1, updated 0, unchanged 0, skipped 1" in result.stdout
+    assert re.search(rf"skipped {re.escape(bad_url)}: \S", result.stderr), result.stderr
+
+    assert "Ferry [/b] strike [bold]ends" in _ok(cli("stats")).stdout
+
+    result = cli("ask", "--since", "x[/b]", "When?")
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: --since: unrecognised date 'x[/b]'"), line
+
+
+def test_an_engine_error_holding_brackets_is_printed_as_it_is(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file[").mkdir()
+    not_a_dir = tmp_path / "file[/b]"  # the file "b]" in the folder "file["
+    not_a_dir.write_text("x")
+    monkeypatch.setattr("sys.argv", ["newsbot", "--data-dir", str(not_a_dir), "stats"])
+    with pytest.raises(SystemExit) as exit_info:
+        bot.cli.main()
+    assert exit_info.value.code == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: cannot open the store") and "file[/b]" in line
+
+
+def test_eval_prints_question_file_paths_as_they_are(cli, tmp_path):
+    (tmp_path / "q[").mkdir()
+    questions = tmp_path / "q[/b].jsonl"
+    questions.write_text("not json\n", encoding="utf-8")
+    result = cli("eval", str(questions), "--out", str(tmp_path / "report"))
+    assert result.exit_code == 1
+    assert f"skipped {questions}:1: invalid JSON" in result.stderr
+    assert f"error: {questions}: no usable questions" in result.stderr
+
+
 def test_the_terminal_underlines_the_answering_sentence_and_bolds_its_words():
     from bot.terminal import quote_markup
     from tests.support.quotes import context_quote
