@@ -11,7 +11,9 @@ accepted it, so nothing is posted twice: not by two overlapping sweeps, not afte
 When a send fails — 403 (the bot lost access or permission to the channel), 404 (the channel
 is gone) or any other HTTP error — one WARNING line says so and nothing is marked, so the
 headlines are tried again after the next poll of that feed (the subscription stays; the
-server decides with ``/unsubscribe``). After ``PAUSE_AFTER_FAILURES`` failed attempts in a
+server decides with ``/unsubscribe``). The exception is a 400 "Invalid Form Body" (code
+50035): Discord refused that one message, not the channel, and would refuse it again on every
+retry, so it is logged, marked as done (not shown) and the headlines behind it go on. After ``PAUSE_AFTER_FAILURES`` failed attempts in a
 row the subscription is paused for the rest of this run, so a deleted channel does not cost
 a failing request (and a log line) every poll forever: ``/subscribe`` to it again, or a
 restart, resumes it, and what accumulated meanwhile (up to the registry's age limit) is
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import sqlite3
 import time
@@ -44,11 +47,30 @@ from index.feeds.registry import Feed, PendingPost, Registry, Subscription
 log = logging.getLogger("newsbot.discord.feeds")
 
 PAUSE_AFTER_FAILURES = 5
+# Discord's "Invalid Form Body": the message itself is refused (e.g. an embed it will not take).
+INVALID_FORM_BODY = 50035
 # How often the poller looks for due feeds when none is due sooner: feeds added with
 # ``newsbot feeds add`` while the bot runs are picked up within this.
 IDLE_SECONDS = 30.0
 # After the poller stopped, how long headline posts under way may take to finish.
 POSTS_GRACE_SECONDS = 2.0
+
+
+class Sent(enum.Enum):
+    """What became of one message to a subscription's channel."""
+
+    OK = "ok"
+    REFUSED = "refused"  # this message can never be sent: mark it done and go on
+    FAILED = "failed"  # the channel (or Discord) failed: keep it, try again after a poll
+
+
+def refuses_the_message(exc: discord.HTTPException) -> bool:
+    """Whether Discord refused the message itself rather than the channel.
+
+    Only 400 with code 50035 counts: other 400s can be about the channel (50008: not a text
+    channel), and those must pause the subscription like a 403 or 404.
+    """
+    return exc.status == 400 and exc.code == INVALID_FORM_BODY
 
 
 class LiveFeeds:
@@ -228,18 +250,27 @@ class LiveFeeds:
                 if self._closing:
                     return sent
                 outlet = await self._outlet(post, batch.feed)
-                if not await self._send(sub, channel, embed=headline_post(post, outlet=outlet)):
+                what = f"the headline {post.article_id}"
+                embed = headline_post(post, outlet=outlet)
+                result = await self._send(sub, channel, what, embed=embed)
+                if result is Sent.FAILED:
                     return sent
-                await asyncio.to_thread(self.registry.mark_posted, sub.id, [post.article_id])
-                sent += 1
-            shown = {p.article_id for p in batch.posts}
-            rest = [a for a in batch.article_ids if a not in shown]
+                shown = result is Sent.OK
+                await asyncio.to_thread(
+                    self.registry.mark_posted, sub.id, [post.article_id], shown=shown
+                )
+                sent += shown
+            listed = {p.article_id for p in batch.posts}
+            rest = [a for a in batch.article_ids if a not in listed]
             if rest:
                 text = more_text(len(rest), batch.feed)
-                if not await self._send(sub, channel, content=text, suppress_embeds=True):
+                result = await self._send(
+                    sub, channel, "the summary line", content=text, suppress_embeds=True
+                )
+                if result is Sent.FAILED:
                     return sent
                 await asyncio.to_thread(self.registry.mark_posted, sub.id, rest, shown=False)
-                sent += 1
+                sent += result is Sent.OK
         return sent
 
     async def _outlet(self, post: PendingPost, feed: Feed) -> str:
@@ -251,19 +282,29 @@ class LiveFeeds:
         return outlet_name(article.source if article else None, feed)
 
     async def _send(
-        self, sub: Subscription, channel: discord.PartialMessageable, **message: Any
-    ) -> bool:
-        """One message to the subscription's channel; False (logged) when Discord refused."""
+        self, sub: Subscription, channel: discord.PartialMessageable, what: str, **message: Any
+    ) -> Sent:
+        """One message to the subscription's channel; a refusal or failure is logged."""
         try:
             await channel.send(allowed_mentions=NO_MENTIONS, **message)
         except discord.HTTPException as exc:
-            self._failed(sub, f"{exc.status} {exc.text or exc.response.reason} (code {exc.code})")
-            return False
+            why = f"{exc.status} {exc.text or exc.response.reason} (code {exc.code})"
+            if refuses_the_message(exc):
+                log.warning(
+                    "Discord refused %s for channel %s (subscription %s): %s; skipped",
+                    what,
+                    sub.channel_id,
+                    sub.id,
+                    why,
+                )
+                return Sent.REFUSED
+            self._failed(sub, why)
+            return Sent.FAILED
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._failed(sub, f"{type(exc).__name__}: {exc}")
-            return False
+            return Sent.FAILED
         self._failures.pop(sub.id, None)
-        return True
+        return Sent.OK
 
     def _failed(self, sub: Subscription, why: str) -> None:
         failures = self._failures.get(sub.id, 0) + 1

@@ -507,6 +507,45 @@ async def test_refused_post_keeps_the_subscription_and_pauses_after_repeated_fai
             assert bot.feeds.registry.was_posted(sub.id, result.postable[0].article_id)
 
 
+async def test_a_headline_discord_refuses_is_skipped_not_retried_forever(
+    fake: FakeDiscord, engine: Engine, feed_settings: Settings, site: Site, caplog
+) -> None:
+    """A 400 Invalid Form Body is about that one message: retrying it after every poll
+    only held up the headlines behind it and paused the subscription."""
+    site.publish(2)
+    channel = fake.channel_id
+    with ErrorLogGuard(GUARDED):
+        async with running_bot(fake, engine, feed_settings) as bot:
+            assert bot.feeds is not None
+            await add_and_subscribe(fake, site, channel)
+            feed = only_feed(bot, fake.guild_id)
+            [sub] = bot.feeds.registry.subscriptions()
+            site.publish(1, 3)
+            fake.fail_next(
+                "POST",
+                f"/channels/{channel}/messages",
+                400,
+                code=50035,
+                message="Invalid Form Body",
+            )
+            mark = len(fake.requests)
+            with caplog.at_level(logging.WARNING, logger="newsbot.discord.feeds"):
+                result = await poll(bot, feed)
+            sent = posts(fake, channel, mark)
+            assert [r.status for r in sent] == [400, 200]
+            assert sent[1].json["embeds"][0]["title"] == story(3)[0]
+            warned = [r.getMessage() for r in caplog.records if r.name == "newsbot.discord.feeds"]
+            assert len(warned) == 1 and "50035" in warned[0] and "skipped" in warned[0]
+            assert len(result.postable) == 2
+            assert all(bot.feeds.registry.was_posted(sub.id, p.article_id) for p in result.postable)
+            assert not bot.feeds.is_paused(sub.id)
+
+            mark = len(fake.requests)
+            for _ in range(PAUSE_AFTER_FAILURES):
+                await poll(bot, feed)
+            assert posts(fake, channel, mark) == []  # not tried again
+
+
 async def test_unsubscribe_stops_the_posts(
     fake: FakeDiscord, engine: Engine, feed_settings: Settings, site: Site
 ) -> None:
