@@ -438,4 +438,7 @@ def answer_confidence(
         + weights.unindexed_outlets * signals.unindexed_outlets
         + weights.bias
     )
+    # Past +-50 the answer is 0 or 1 anyway; unclamped, a question citing a hundred-odd
+    # outlets we lack overflows math.exp.
+    z = min(max(z, -50.0), 50.0)
     return 1.0 / (1.0 + math.exp(-z))

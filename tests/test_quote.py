@@ -135,6 +135,12 @@ def test_a_second_reporting_article_raises_and_an_unindexed_outlet_lowers_confid
     assert answer_confidence(ConfidenceSignals(0.9, 0.9, 0.9, 3), flat) == 0.5
 
 
+def test_confidence_of_a_question_citing_very_many_unindexed_outlets_is_zero_not_overflow():
+    # quote.py answer_confidence: math.exp(-z) overflowed once z < -709 (~130 outlets).
+    assert _confidence(0.9, 1.0, unindexed=140) == pytest.approx(0.0, abs=1e-12)
+    assert _confidence(0.9, 1.0, unindexed=10**6) >= 0.0
+
+
 def _flat_idf(tokens: Sequence[str]) -> dict[str, float]:
     """Every word weighs the same, so coverage is a plain share of the question's words."""
     return dict.fromkeys(tokens, 1.0)
