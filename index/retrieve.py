@@ -43,6 +43,9 @@ _MONTHS = {
 }
 _MONTH_BY_PREFIX = {m[:3]: i for m, i in _MONTHS.items()}
 _MONTH_RE = "|".join(sorted([*_MONTHS, *(m[:3] for m in _MONTHS), "sept"], key=len, reverse=True))
+# The year of a day the question names without one ("on November 18": that day in any
+# year). A leap year, so that "February 29" is a day too.
+ANY_YEAR = 4
 _DATE_IN_QUESTION = re.compile(
     rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTH_RE})\.?"
     rf"|(?P<m2>{_MONTH_RE})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?)\b(?:,?\s+(?P<y>\d{{4}}))?",
@@ -186,8 +189,8 @@ def parse_query(
     dates = []
     for m in _DATE_IN_QUESTION.finditer(question):
         month = _MONTH_BY_PREFIX[(m["m1"] or m["m2"]).lower()[:3]]
-        try:  # year 1 stands for "any year"
-            dates.append(date(int(m["y"]) if m["y"] else 1, month, int(m["d1"] or m["d2"])))
+        try:
+            dates.append(date(int(m["y"]) if m["y"] else ANY_YEAR, month, int(m["d1"] or m["d2"])))
         except ValueError:
             continue
     if dates:
@@ -298,7 +301,7 @@ class HybridRetriever:
         mask = np.zeros(len(ts), dtype=bool)
         known = np.isfinite(ts)
         for day in days:
-            if day.year > 1:
+            if day.year != ANY_YEAR:
                 start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
                 mask |= (
                     known

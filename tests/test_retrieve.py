@@ -10,6 +10,7 @@ import pytest
 from index.dense import DenseIndex
 from index.lexical import LexicalIndex
 from index.retrieve import (
+    ANY_YEAR,
     Filters,
     HybridRetriever,
     follow_up_text,
@@ -102,12 +103,15 @@ def test_outlets_the_question_cites_that_nothing_indexed_comes_from(question, un
     "question, dates",
     [
         ("What happened on November 18, 2023?", (date(2023, 11, 18),)),
-        ("What happened on Nov. 18?", (date(1, 11, 18),)),  # year 1: any year
+        ("What happened on Nov. 18?", (date(ANY_YEAR, 11, 18),)),
         ("What happened on Nov 18 2023?", (date(2023, 11, 18),)),
-        ("What did BBC say on 18th November?", (date(1, 11, 18),)),
+        ("What did BBC say on 18th November?", (date(ANY_YEAR, 11, 18),)),
         ("published on 3 March 2021", (date(2021, 3, 3),)),
         ("What happened on Sept. 5, 2022?", (date(2022, 9, 5),)),
-        ("between June 2 and June 4", (date(1, 6, 2), date(1, 6, 4))),
+        ("between June 2 and June 4", (date(ANY_YEAR, 6, 2), date(ANY_YEAR, 6, 4))),
+        ("What happened on February 29?", (date(ANY_YEAR, 2, 29),)),  # a day of leap years
+        ("What happened on February 29, 2024?", (date(2024, 2, 29),)),
+        ("What happened on February 29, 2023?", ()),  # not a day
         ("What happened on February 30?", ()),  # not a day
         ("What happened in 2023?", ()),
     ],
@@ -270,7 +274,7 @@ def test_a_named_outlet_brings_its_evidence_into_the_top_k(snap):
 def test_a_named_day_brings_that_days_articles_forward(snap):
     r = HybridRetriever(snap)
     # "November 18" without a year: both Nov 18 articles (2022 and 2023) and the day around.
-    mask = r._day_mask([date(1, 11, 18)])
+    mask = r._day_mask([date(ANY_YEAR, 11, 18)])
     assert mask.tolist() == [True, True, True, False, False, False, False]
     mask = r._day_mask([date(2023, 6, 2)])
     assert mask.tolist() == [False, False, False, True, True, False, False]
@@ -278,6 +282,26 @@ def test_a_named_day_brings_that_days_articles_forward(snap):
     assert set(r.retrieve(plain, _axis(0), k=2).rows) == {0, 1}
     dated = parse_query("What happened on June 2, 2023?", TOK, snap.sources)
     assert set(r.retrieve(dated, _axis(0), k=2).rows) == {3, 4}
+
+
+def test_february_29_without_a_year_selects_that_day_of_the_leap_years():
+    # retrieve.py parse_query: year 1 stood for "any year" and has no February 29, so the
+    # day was dropped and the question searched every day.
+    days = ["2024-02-29", "2020-02-28", "2023-03-01", "2022-02-10"]
+    leap = IndexSnapshot(
+        epoch=1,
+        name="leap",
+        passage_ids=np.arange(len(days), dtype=np.int64),
+        published_ts=np.array(
+            [datetime.fromisoformat(d + "T12:00+00:00").timestamp() for d in days]
+        ),
+        source_codes=np.full(len(days), -1, dtype=np.int32),
+        sources=(),
+        lexical=None,
+        dense=DenseIndex(np.eye(len(days), 8, dtype=np.float32)),
+    )
+    (day,) = parse_query("What happened on February 29?", TOK).dates
+    assert HybridRetriever(leap)._day_mask([day]).tolist() == [True, True, False, False]
 
 
 def test_an_empty_snapshot_retrieves_nothing():

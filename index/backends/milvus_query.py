@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from index.backends.milvus_schema import UNKNOWN_PUBLISHED
-from index.retrieve import Filters, Focus
+from index.retrieve import ANY_YEAR, Filters, Focus
 
 NOTHING = "id < 0"  # a filter no passage passes (ids start at 1)
 
@@ -68,7 +68,7 @@ def base_expr(filters: Filters | None, known_sources: Sequence[str]) -> str | No
 
 
 def _day_expr(day: date) -> str:
-    if day.year > 1:  # the day before to the day after: reports are dated around the event
+    if day.year != ANY_YEAR:  # the day before to the day after: reports are dated around it
         start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
         end = start + timedelta(days=3)
         return f"(published >= {int(start.timestamp())} and published < {int(end.timestamp())})"

@@ -20,7 +20,7 @@ from index.backends.milvus_schema import P_SCHEMA, lexical_string, query_string
 from index.backends.milvus_sync import SyncProgress, SyncState
 from index.errors import BackendUnavailable, NewsbotError
 from index.model import Article
-from index.retrieve import Filters, Focus
+from index.retrieve import ANY_YEAR, Filters, Focus
 from tests.conftest import SAMPLE_DIR
 from tests.discord.harness import (
     ANSWER_TIMEOUT,
@@ -63,10 +63,14 @@ def test_expressions_mirror_the_local_masks():
     day = focus_expr(Focus(("x",), dates=(date(2023, 11, 18),)), known)
     start = int(datetime(2023, 11, 17, tzinfo=UTC).timestamp())
     assert day == f"(published >= {start} and published < {start + 3 * 86400})"
-    assert focus_expr(Focus(("x",), dates=(date(1, 11, 30),)), known) == (
+    assert focus_expr(Focus(("x",), dates=(date(ANY_YEAR, 11, 30),)), known) == (
         "month_day in [1129, 1130, 1131]"
     )
-    assert focus_expr(Focus(("x",), dates=(date(1, 3, 1),)), known) == "month_day in [301, 302]"
+    assert (
+        focus_expr(Focus(("x",), dates=(date(ANY_YEAR, 3, 1),)), known) == "month_day in [301, 302]"
+    )
+    leap_day = Focus(("x",), dates=(date(ANY_YEAR, 2, 29),))
+    assert focus_expr(leap_day, known) == "month_day in [228, 229, 230]"
 
 
 def test_store_tokens_stay_whole_words_for_the_analyzer():
