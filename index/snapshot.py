@@ -95,8 +95,26 @@ def current_name(index_dir: Path) -> str | None:
 
 
 def load_snapshot(index_dir: Path, numba_from: int = BM25_NUMBA_FROM) -> IndexSnapshot | None:
+    """The snapshot ``CURRENT`` names; None when there is none (or it is of another format,
+    or a crash lost it): the caller rebuilds from the store.
+
+    Another process (the CLI ingesting while the bot serves) may publish while this one
+    reads. Publishing keeps the previous generation, and should even that be gone by the
+    time its files are opened (two publishes meanwhile), ``CURRENT`` is read once more.
+    """
     name = current_name(index_dir)
-    if name is None or not (index_dir / name).is_dir():
+    try:
+        return _load_generation(index_dir, name, numba_from)
+    except FileNotFoundError:
+        newer = current_name(index_dir)
+        if newer == name:  # not replaced: CURRENT names a generation a crash lost
+            return None
+        return _load_generation(index_dir, newer, numba_from)
+
+
+def _load_generation(index_dir: Path, name: str | None, numba_from: int) -> IndexSnapshot | None:
+    """One generation by name; FileNotFoundError when it is (or goes) missing."""
+    if name is None:
         return None
     directory = index_dir / name
     manifest = json.loads((directory / "manifest.json").read_text())
@@ -181,20 +199,27 @@ def build_snapshot(
         }
         (directory / "manifest.json").write_text(json.dumps(manifest))
         _fsync_tree(directory)
+        previous = current_name(index_dir)
         tmp = index_dir / f"{CURRENT}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.write_text(name)
         os.replace(tmp, index_dir / CURRENT)
         _fsync_dir(index_dir)
-        for old in index_dir.iterdir():
-            if old.name != name and old.name.startswith(("gen-", f"{CURRENT}.")):
-                # Readers that mapped the old files keep them alive until they let go.
-                if old.is_dir():
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
-                    old.unlink(missing_ok=True)
+        _remove_older(index_dir, keep={name, previous})
     snapshot = load_snapshot(index_dir, numba_from)
     assert snapshot is not None
     return snapshot
+
+
+def _remove_older(index_dir: Path, keep: set[str | None]) -> None:
+    """Drop generations other than ``keep`` (and leftover CURRENT temp files). The one
+    CURRENT named until now stays: another process may have just read its name and not yet
+    opened its files. Readers that mapped older files keep them alive until they let go."""
+    for old in index_dir.iterdir():
+        if old.name not in keep and old.name.startswith(("gen-", f"{CURRENT}.")):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
 
 
 def add_first_pass(index_dir: Path, snapshot: IndexSnapshot, dims: int) -> IndexSnapshot:

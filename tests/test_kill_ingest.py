@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import index.snapshot as snapshot_module
 from index.config import EngineConfig
 from index.engine import Engine
 from index.segment import pack_passages
@@ -222,7 +223,8 @@ def test_a_half_written_snapshot_is_ignored_then_cleaned(engine_factory, tmp_pat
     reopened.ingest_paths([_write_jsonl(tmp_path / "b.jsonl", [OTHER])])
     assert not leftover.exists()
     assert not list(index_dir.glob(f"{CURRENT}.*.tmp"))
-    assert _gen_dirs(index_dir) == [current_name(index_dir)]
+    # The generation CURRENT named until now stays, for a reader that just read its name.
+    assert _gen_dirs(index_dir) == sorted([published, current_name(index_dir)])
     _assert_snapshot_matches_store(reopened)
 
 
@@ -261,16 +263,14 @@ def test_a_stale_snapshot_is_rebuilt_on_open(engine_factory, tmp_path):
     engine.ingest_paths([_write_jsonl(tmp_path / "a.jsonl", [ARTICLE])])
     stale = load_snapshot(index_dir)
     assert stale.epoch == engine.store.epoch() == 1
-    saved = tmp_path / "saved"
-    shutil.copytree(index_dir / stale.name, saved / stale.name)
     engine.ingest_paths([_write_jsonl(tmp_path / "b.jsonl", [OTHER])])
     assert engine.store.epoch() == 2
     engine.close()
 
     # What a kill between the store commit and the snapshot publish leaves: the store at
-    # epoch 2 and CURRENT still naming the epoch-1 snapshot.
+    # epoch 2 and CURRENT still naming the epoch-1 snapshot (kept as the previous one).
     shutil.rmtree(index_dir / current_name(index_dir))
-    shutil.copytree(saved / stale.name, index_dir / stale.name)
+    assert (index_dir / stale.name).is_dir()
     (index_dir / CURRENT).write_text(stale.name)
     assert load_snapshot(index_dir).epoch == 1
 
@@ -279,4 +279,41 @@ def test_a_stale_snapshot_is_rebuilt_on_open(engine_factory, tmp_path):
     assert snap.name != stale.name and snap.epoch == 2 and len(snap) == 2
     assert np.all(np.isin(stale.passage_ids, snap.passage_ids))
     assert reopened.search("library books")[0].article.title == OTHER["title"]
-    assert _gen_dirs(index_dir) == [snap.name]
+    assert _gen_dirs(index_dir) == sorted([stale.name, snap.name])
+
+
+# --- a reader in another process while a writer publishes ------------------------------------
+
+
+@pytest.mark.parametrize("publishes", [1, 2])
+def test_a_reader_that_read_current_just_before_a_publish_still_loads_a_snapshot(
+    engine_factory, tmp_path, monkeypatch, publishes
+):
+    # snapshot.py build_snapshot deleted every other generation as it published, so a process
+    # that had just read CURRENT (the bot, while the CLI ingests into the same data directory)
+    # found its files gone: FileNotFoundError in quote_answer, or None and a needless rebuild.
+    data = tmp_path / "data"
+    writer = engine_factory(data)
+    writer.ingest_paths([_write_jsonl(tmp_path / "a.jsonl", [ARTICLE])])
+    index_dir = writer.config.index_dir
+    read_current = snapshot_module.current_name
+    named: list[str | None] = []
+
+    def publishes_right_after_reading(directory: Path) -> str | None:
+        name = read_current(directory)
+        if not named:  # the first read only: the writer's own builds read CURRENT too
+            named.append(name)
+            for i in range(publishes):
+                story = {**OTHER, "url": f"{OTHER['url']}/{i}", "title": f"{OTHER['title']} {i}"}
+                writer.ingest_paths([_write_jsonl(tmp_path / f"b{i}.jsonl", [story])])
+        return name
+
+    monkeypatch.setattr(snapshot_module, "current_name", publishes_right_after_reading)
+    loaded = load_snapshot(index_dir)
+    assert loaded is not None
+    if publishes == 1:  # the generation it read the name of is still there
+        assert loaded.name == named[0] and loaded.epoch == 1
+    else:  # that one is gone too: CURRENT, read again, names the newest
+        assert loaded.name == read_current(index_dir) and loaded.epoch == writer.store.epoch()
+        assert named[0] not in _gen_dirs(index_dir)  # older generations still go
+    assert len(writer.store.passages(loaded.passage_ids.tolist())) == len(loaded)
