@@ -207,6 +207,20 @@ def test_jsonl_numeric_timestamp_and_wrong_types(tmp_path):
     assert isinstance(bad_date, SkippedItem) and "published" in bad_date.reason
 
 
+def test_a_deeply_nested_jsonl_line_is_skipped_alone(tmp_path):
+    # jsonl.py: json.loads raised RecursionError, caught only per file, so the lines after
+    # the deep one were lost with no line named.
+    p = tmp_path / "deep.jsonl"
+    after = {"title": "After", "text": "The line after the deep one is read."}
+    deep = "[" * 100_000 + "]" * 100_000
+    p.write_text(json.dumps({"title": "Before", "text": "B."}) + f"\n{deep}\n" + json.dumps(after))
+    before, skipped, last = _read(p)
+    assert isinstance(before, Article) and isinstance(last, Article)
+    assert last.title == "After" and last.origin == f"{p}:3"
+    assert isinstance(skipped, SkippedItem) and skipped.origin == f"{p}:2"
+    assert "nested too deeply" in skipped.reason
+
+
 # --- HTML ------------------------------------------------------------------------------------
 
 PAGE = """<!DOCTYPE html>

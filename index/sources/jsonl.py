@@ -28,6 +28,8 @@ def _line(line: str, origin: str, default_source: str | None) -> Article | Skipp
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         return SkippedItem(origin, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:  # caught per file, it would lose the lines after this one
+        return SkippedItem(origin, "JSON nested too deeply to read")
     if not isinstance(obj, dict):
         return SkippedItem(origin, f"expected a JSON object, got {type(obj).__name__}")
 
