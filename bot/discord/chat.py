@@ -6,7 +6,7 @@ is enough for mentions and DMs. In a thread, a plain message (no mention) arrive
 content unless ``NEWSBOT_MESSAGE_CONTENT_INTENT`` is on and the intent is enabled in the
 developer portal; such empty messages are ignored.
 
-Every reply references the question message and pings nobody.
+Every answer replies to the question (or, when it cannot, is sent plainly) and pings nobody.
 """
 
 from __future__ import annotations
@@ -152,7 +152,23 @@ class ChatHandler:
             self.threads.add(message.channel.id)
 
     async def _reply(self, message: discord.Message, **kwargs: object) -> None:
+        """Send as a reply to the question, and never lose the answer over the reply itself.
+
+        The question may be deleted while it is answered (``fail_if_not_exists=False``: the
+        answer is then sent without the reference), and replying needs Read Message History,
+        which a channel may deny: then the answer is sent as a plain message.
+        """
+        channel = message.channel
+        reference = message.to_reference(fail_if_not_exists=False)
         try:
-            await message.reply(allowed_mentions=NO_MENTIONS, **kwargs)  # type: ignore[arg-type]
+            await channel.send(reference=reference, allowed_mentions=NO_MENTIONS, **kwargs)  # type: ignore[call-overload]
+            return
+        except discord.Forbidden as exc:
+            log.info("could not reply in channel %s (%s); sending without", channel.id, exc)
         except discord.HTTPException as exc:
-            log.warning("could not reply in channel %s: %s", message.channel.id, exc)
+            log.warning("could not reply in channel %s: %s", channel.id, exc)
+            return
+        try:
+            await channel.send(allowed_mentions=NO_MENTIONS, **kwargs)  # type: ignore[call-overload]
+        except discord.HTTPException as exc:
+            log.warning("could not answer in channel %s: %s", channel.id, exc)

@@ -109,6 +109,39 @@ async def test_mention_is_answered_in_the_channel_as_a_reply(fake, bot) -> None:
     assert fake.requests_to("POST", f"/channels/{fake.channel_id}/typing")
 
 
+async def test_a_question_deleted_while_answering_still_gets_its_answer(fake, bot) -> None:
+    """A reply to a deleted message is refused by Discord unless ``fail_if_not_exists`` is
+    off; the answer was lost with only a warning."""
+    mark = len(fake.requests)
+    msg = fake.message_payload(f"{fake.bot_mention} {SHANGRI_LA}", mentions=[fake.bot_user])
+    await fake.dispatch("MESSAGE_CREATE", msg)
+    await fake.wait_for_request("POST", f"/channels/{fake.channel_id}/typing", since=mark)
+    del fake.messages[int(msg["id"])]  # deleted while the bot is typing
+    answer = await fake.wait_for_request(
+        "POST", f"/channels/{fake.channel_id}/messages", since=mark, timeout=ANSWER_TIMEOUT
+    )
+    assert answer.status == 200, answer.response
+    assert "**from June 2 to 4**" in embed_text(answer.json)
+
+
+async def test_without_read_message_history_the_answer_is_sent_plainly(fake, bot) -> None:
+    """Replying needs Read Message History; a channel that denies it gets a plain message."""
+    fake.fail_next(
+        "POST", f"/channels/{fake.channel_id}/messages", 403, code=50013, message="Missing Access"
+    )
+    _, refused = await mention(fake, SHANGRI_LA)
+    assert refused.status == 403 and refused.json["message_reference"]
+    plain = await fake.wait_for_request(
+        "POST",
+        f"/channels/{fake.channel_id}/messages",
+        since=fake.requests.index(refused) + 1,
+        timeout=ANSWER_TIMEOUT,
+    )
+    assert plain.status == 200 and "message_reference" not in plain.json
+    assert "**from June 2 to 4**" in embed_text(plain.json)
+    assert plain.json["allowed_mentions"]["parse"] == []
+
+
 async def test_only_addressed_messages_are_answered(fake, bot) -> None:
     mark = len(fake.requests)
     await fake.dispatch("MESSAGE_CREATE", fake.message_payload(SHANGRI_LA))  # not addressed

@@ -919,7 +919,27 @@ class FakeDiscord:
 
     def _h_channel_send(self, rec: RecordedRequest, m: re.Match[str]) -> Any:
         channel_id = int(self._segments(rec)[1])
-        return self._make_message(channel_id, rec.json or {}, rec.files)
+        body = rec.json or {}
+        reference = body.get("message_reference") or {}
+        ref_id = reference.get("message_id")
+        if (
+            ref_id
+            and int(ref_id) not in self.messages
+            and reference.get("fail_if_not_exists", True)
+        ):
+            # Like Discord: a reply to a deleted message fails unless told not to.
+            return 400, {
+                "message": "Invalid Form Body",
+                "code": 50035,
+                "errors": {
+                    "message_reference": {
+                        "_errors": [
+                            {"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown"}
+                        ]
+                    }
+                },
+            }
+        return self._make_message(channel_id, body, rec.files)
 
     def _h_message_get(self, rec: RecordedRequest, m: re.Match[str]) -> Any:
         mid = int(self._segments(rec)[3])
