@@ -207,19 +207,18 @@ class Store:
             return {}
         with self._lock:
             rows = self._db.execute(
-                "SELECT p.id, p.article_id, p.ordinal, p.start, p.end, p.sentences, "
-                "substr(a.body, p.start + 1, p.end - p.start) FROM passages p "
-                "JOIN articles a ON a.id = p.article_id "
+                "SELECT p.id, p.article_id, p.ordinal, p.start, p.end, p.sentences, a.body "
+                "FROM passages p JOIN articles a ON a.id = p.article_id "
                 f"WHERE p.id IN ({','.join('?' * len(ids))})",
                 list(ids),
             ).fetchall()
         out = {}
-        for pid, aid, ordinal, start, end, sentences, text in rows:
+        for pid, aid, ordinal, start, end, sentences, body in rows:
             flat = json.loads(sentences)
             spans = tuple(
                 Span(flat[i] - start, flat[i + 1] - start) for i in range(0, len(flat), 2)
             )
-            out[pid] = Passage(pid, aid, ordinal, start, end, text, spans)
+            out[pid] = Passage(pid, aid, ordinal, start, end, body[start:end], spans)
         return out
 
     def iter_passage_rows(self, batch: int = 10_000) -> Iterator[PassageRow]:
@@ -246,13 +245,10 @@ class Store:
         so "above the last one copied" is everything an external index has not seen."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT p.id, p.article_id, substr(a.body, p.start + 1, p.end - p.start), "
-                "p.tokens, p.vector, a.title, a.source, a.url, a.published_ts, "
-                "a.updated_at != a.ingested_at FROM passages p "
-                "JOIN articles a ON a.id = p.article_id WHERE p.id > ? ORDER BY p.id LIMIT ?",
+                _RECORD_SELECT + " WHERE p.id > ? ORDER BY p.id LIMIT ?",
                 (after_id, limit),
             ).fetchall()
-        return [PassageRecord(*row[:-1], bool(row[-1])) for row in rows]
+        return [_record(row) for row in rows]
 
     def passage_records_by_id(self, ids: Sequence[int]) -> list[PassageRecord]:
         """The records of these passage ids that still exist, in id order."""
@@ -261,14 +257,9 @@ class Store:
             chunk = list(ids[start : start + 900])
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT p.id, p.article_id, substr(a.body, p.start + 1, p.end - p.start), "
-                    "p.tokens, p.vector, a.title, a.source, a.url, a.published_ts, "
-                    "a.updated_at != a.ingested_at FROM passages p "
-                    "JOIN articles a ON a.id = p.article_id "
-                    f"WHERE p.id IN ({','.join('?' * len(chunk))})",
-                    chunk,
+                    _RECORD_SELECT + f" WHERE p.id IN ({','.join('?' * len(chunk))})", chunk
                 ).fetchall()
-            out += [PassageRecord(*row[:-1], bool(row[-1])) for row in rows]
+            out += [_record(row) for row in rows]
         return sorted(out, key=lambda r: r.id)
 
     def first_passage_ids(self, article_ids: Iterable[str]) -> dict[str, int]:
@@ -444,6 +435,20 @@ class Store:
 _ARTICLE_SELECT = (
     "SELECT id, title, body, published, source, url, origin, ingested_at FROM articles"
 )
+
+
+# Passage text is sliced from the body in Python: SQLite's substr stops at a NUL character,
+# which would cut the passage short while its offsets still claim the whole of it.
+_RECORD_SELECT = (
+    "SELECT p.id, p.article_id, a.body, p.start, p.end, p.tokens, p.vector, a.title, a.source, "
+    "a.url, a.published_ts, a.updated_at != a.ingested_at "
+    "FROM passages p JOIN articles a ON a.id = p.article_id"
+)
+
+
+def _record(row: tuple) -> PassageRecord:
+    pid, article_id, body, start, end, *fields, replaced = row
+    return PassageRecord(pid, article_id, body[start:end], *fields, bool(replaced))
 
 
 def _article(row: tuple) -> StoredArticle:

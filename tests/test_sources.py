@@ -221,6 +221,23 @@ def test_a_deeply_nested_jsonl_line_is_skipped_alone(tmp_path):
     assert "nested too deeply" in skipped.reason
 
 
+def test_a_nul_escape_in_jsonl_text_is_dropped(tmp_path):
+    # jsonl.py: "\u0000" passed the raw-bytes NUL check, and SQLite's substr then cut the
+    # stored passage at it.
+    p = tmp_path / "nul.jsonl"
+    p.write_text(
+        '{"title": "Bridge\\u0000 reopens", "text": "Before \\u0000after.", "source": "\\u0000"}\n'
+        '{"title": "Only a NUL", "text": "\\u0000"}\n'
+    )
+    article, empty = _read(p)
+    assert (article.title, article.body, article.source) == (
+        "Bridge reopens",
+        "Before after.",
+        None,
+    )
+    assert isinstance(empty, SkippedItem) and empty.origin == f"{p}:2" and "empty" in empty.reason
+
+
 # --- HTML ------------------------------------------------------------------------------------
 
 PAGE = """<!DOCTYPE html>

@@ -234,3 +234,23 @@ def test_offsets_count_code_points_beyond_ascii(store):
     for p in passages.values():
         assert p.text == body[p.start : p.end]
     assert "".join(p.text for p in passages.values()).replace(" ", "") == body.replace(" ", "")
+
+
+def test_a_nul_in_the_body_does_not_cut_the_passage_text(store):
+    # store.py: passage text came from SQL substr, which stops at a NUL, so a passage was
+    # cut short at it while its offsets still claimed the whole span.
+    body = (
+        "The Harbour Bridge reopened on \x00Monday after repairs costing $40 million. "
+        "Engineers replaced the cables over six months. The mayor attended the ceremony."
+    )
+    a = _article("Bridge", body, url="https://x/nul")
+    store.write_batch([_write(a, words=12)])
+    ids = [r.id for r in store.iter_passage_rows()]
+    passages = store.passages(ids)
+    assert len(passages) >= 2
+    for p in passages.values():
+        assert p.text == body[p.start : p.end]
+    # The records an external index copies are sliced alike.
+    records = store.passage_records(0, 100)
+    assert [r.text for r in records] == [passages[i].text for i in ids]
+    assert [r.text for r in store.passage_records_by_id(ids)] == [r.text for r in records]

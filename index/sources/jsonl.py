@@ -33,15 +33,18 @@ def _line(line: str, origin: str, default_source: str | None) -> Article | Skipp
     if not isinstance(obj, dict):
         return SkippedItem(origin, f"expected a JSON object, got {type(obj).__name__}")
 
-    title = obj.get("title")
-    text = obj.get("text")
-    for name, value in (("title", title), ("text", text)):
+    texts: dict[str, str] = {}
+    for name in ("title", "text"):
+        value = obj.get(name)
         if value is None:
             return SkippedItem(origin, f"missing field {name!r}")
         if not isinstance(value, str):
             return SkippedItem(origin, f"field {name!r} is {type(value).__name__}, not a string")
+        value = _without_nul(value)
         if not value.strip():
             return SkippedItem(origin, f"field {name!r} is empty")
+        texts[name] = value
+    title, text = texts["title"], texts["text"]
 
     try:
         published = _published(obj.get("published"), origin)
@@ -71,6 +74,12 @@ def _published(value: Any, origin: str) -> datetime | None:
 
 
 def _optional_str(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
+    if isinstance(value, str) and (value := _without_nul(value)).strip():
         return value.strip()
     return None
+
+
+def _without_nul(value: str) -> str:
+    """``value`` less any NUL (a JSON "\\u0000" escape; raw NUL bytes make a file binary): it
+    is never news text, and SQLite's text functions stop at it."""
+    return value.replace("\x00", "")
