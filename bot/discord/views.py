@@ -96,10 +96,13 @@ class ArticlePageButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
+            # Acknowledge first: the pages may have to be read on the small shared I/O pool,
+            # and Discord fails a click that is not answered within 3 seconds.
+            await interaction.response.defer()
             bot = interaction.client
             pages = await bot.article_pages(self.article_id)  # type: ignore[attr-defined]
             page = max(0, min(self.page, len(pages) - 1))
-            await interaction.response.edit_message(
+            await interaction.edit_original_response(
                 embed=pages[page],
                 view=article_page_view(self.article_id, page, len(pages)),
                 allowed_mentions=NO_MENTIONS,

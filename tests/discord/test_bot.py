@@ -6,14 +6,17 @@ the test that raises on purpose) and ends with the audit that no message could p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import threading
 import time
 
 import discord
 import pytest
 import pytest_asyncio
 
+from bot.discord.client import IO_WORKERS
 from bot.discord.render import NOT_ANSWERED
 from tests.discord.harness import (
     ANSWER_TIMEOUT,
@@ -346,32 +349,55 @@ async def test_full_article_button_shows_the_article(fake, bot, engine) -> None:
     assert shown.response["flags"] & 64
 
 
-async def test_long_article_is_paged(fake, engine_factory, tmp_path) -> None:
-    sentences = [
-        f"Sentence {i} of the long report says the tide was {i} cm high." for i in range(160)
-    ]
-    paragraphs = [" ".join(sentences[i : i + 20]) for i in range(0, 160, 20)]
-    engine = engine_factory(tmp_path / "long")
+LONG_REPORT = [
+    f"Sentence {i} of the long report says the tide was {i} cm high." for i in range(160)
+]
+
+
+def long_report_engine(engine_factory, data_dir):
+    """An engine holding one article long enough for several pages; (engine, its id)."""
     from index.model import Article
 
+    paragraphs = [" ".join(LONG_REPORT[i : i + 20]) for i in range(0, 160, 20)]
+    engine = engine_factory(data_dir)
     engine.ingest([Article("A very long report", "\n\n".join(paragraphs), "long", source="Tides")])
-    article_id = engine.headlines(limit=1)[0].article_id
+    return engine, engine.headlines(limit=1)[0].article_id
+
+
+async def show_article(fake: FakeDiscord, article_id: str) -> RecordedRequest:
+    payload = fake.slash_command_payload("article", {"article": article_id})
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    shown = await fake.wait_for_request(
+        "POST", f"/webhooks/{fake.application_id}/{payload['token']}"
+    )
+    assert callback_of(fake, payload).json == {"type": 5, "data": {"flags": 64}}
+    return shown
+
+
+async def turn_page(fake: FakeDiscord, message: dict, label: str) -> dict:
+    """Click a page button; it acknowledges (type 6), then edits the message: the new embed."""
+    payload, ack = await click(fake, button(message, label)["custom_id"], message)
+    assert ack.json["type"] == 6
+    edit = await fake.wait_for_request(
+        "PATCH",
+        f"/webhooks/{fake.application_id}/{payload['token']}/messages/@original",
+        timeout=ANSWER_TIMEOUT,
+    )
+    return edit.json["embeds"][0]
+
+
+async def test_long_article_is_paged(fake, engine_factory, tmp_path) -> None:
+    sentences = LONG_REPORT
+    engine, article_id = long_report_engine(engine_factory, tmp_path / "long")
     with ErrorLogGuard(("discord", "newsbot")):
         async with running_bot(fake, engine, bot_settings(tmp_path / "long")):
-            payload = fake.slash_command_payload("article", {"article": article_id})
-            await fake.dispatch("INTERACTION_CREATE", payload)
-            first = await fake.wait_for_request(
-                "POST", f"/webhooks/{fake.application_id}/{payload['token']}"
-            )
-            assert callback_of(fake, payload).json == {"type": 5, "data": {"flags": 64}}
+            first = await show_article(fake, article_id)
             texts = [first.json["embeds"][0]["description"]]
             pages = int(first.json["embeds"][0]["footer"]["text"].rsplit("/", 1)[1])
             assert pages >= 3
             message = first.response
             for n in range(2, pages + 1):
-                _, turned = await click(fake, button(message, "Next")["custom_id"], message)
-                assert turned.json["type"] == 7
-                embed = turned.json["data"]["embeds"][0]
+                embed = await turn_page(fake, message, "Next")
                 assert embed["footer"]["text"].endswith(f"page {n}/{pages}")
                 texts.append(embed["description"])
                 message = fake.messages[int(message["id"])]
@@ -382,6 +408,36 @@ async def test_long_article_is_paged(fake, engine_factory, tmp_path) -> None:
     joined = " ".join(texts)
     assert [s for s in sentences if s not in joined] == []  # every sentence, none cut
     assert sum(t.count("Sentence 100 of") for t in texts) == 1
+
+
+async def test_a_page_click_is_acknowledged_before_the_article_is_read(
+    fake, engine_factory, tmp_path
+) -> None:
+    """The pages are read on the small I/O pool shared by every browsing command; a click
+    that waited for it before answering failed once Discord's 3 seconds were up."""
+    engine, article_id = long_report_engine(engine_factory, tmp_path / "long")
+    settings = bot_settings(tmp_path / "long")
+    with ErrorLogGuard(("discord", "newsbot")):
+        async with running_bot(fake, engine, settings):
+            message = (await show_article(fake, article_id)).response
+        # After a restart the buttons still work, and the article must be read again.
+        async with running_bot(fake, engine, settings) as bot:
+            pool_free = threading.Event()
+            busy = [
+                asyncio.create_task(bot.io.run(pool_free.wait, ANSWER_TIMEOUT))
+                for _ in range(IO_WORKERS)
+            ]
+            try:
+                payload, ack = await click(fake, button(message, "Next")["custom_id"], message)
+                assert ack.json["type"] == 6  # acknowledged while the pool is still busy
+                edit_path = f"/webhooks/{fake.application_id}/{payload['token']}/messages/@original"
+                assert fake.requests_to("PATCH", edit_path) == []
+            finally:
+                pool_free.set()
+            await asyncio.gather(*busy)
+            edit = await fake.wait_for_request("PATCH", edit_path, timeout=ANSWER_TIMEOUT)
+    assert edit.status == 200
+    assert re.search(r"page 2/\d+$", edit.json["embeds"][0]["footer"]["text"])
 
 
 async def test_article_command_by_headline_words(fake, bot) -> None:

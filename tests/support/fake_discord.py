@@ -845,10 +845,13 @@ class FakeDiscord:
                 interaction=interaction,
             )
             self.original_responses[token] = int(message["id"])
-        elif cb_type == 7:  # update the component's message
+        elif cb_type in (6, 7):  # (deferred) update of the component's message
             target = interaction.get("message")
             if target is not None:
-                message = self._update_message(int(target["id"]), data, rec.files, base=target)
+                # Like Discord: "@original" of a component interaction is that message.
+                self.original_responses[token] = int(target["id"])
+                if cb_type == 7:
+                    message = self._update_message(int(target["id"]), data, rec.files, base=target)
         if rec.query.get("with_response") not in ("1", "true", "True"):
             return None
         result: dict[str, Any] = {
