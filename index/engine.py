@@ -40,6 +40,7 @@ from index.quote import (
 from index.retrieve import Filters, RetrieverKind, follow_up_text, parse_query
 from index.segment import PassageSpan, pack_passages, pack_spans
 from index.sources import read_sources
+from index.sources.common import one_line
 from index.store import ArticleWrite, NewPassage, Store
 from index.tokenize import NewsTokenizer
 
@@ -73,6 +74,16 @@ class IndexStats:
 
 
 ProgressCallback = Callable[[Article | SkippedItem], None]
+
+# Errors that one article's own data can raise: that article is skipped with the reason. A
+# failing store or disk fails every article alike, so those still stop the ingest.
+_ITEM_ERRORS = (ValueError, TypeError, ArithmeticError, LookupError, RecursionError)
+
+
+def valid_text(text: str) -> str:
+    """``text`` with any lone surrogate (a JSON "\\ud800" escape, which a chat message can
+    carry) made "?": the tokenizers, the model and SQLite all refuse one."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def lexical_text(article: Article | StoredArticle, passage_text: str) -> str:
@@ -150,10 +161,18 @@ class Engine:
                     if isinstance(item, SkippedItem):
                         report.skipped.append(item)
                         continue
+                    if (problem := Store.unstorable(item)) is not None:
+                        report.skipped.append(SkippedItem(item.origin, problem))
+                        continue
                     if item.body_hash in keys or item.url in keys or len(pending) >= batch_articles:
                         wrote |= self._write(pending, report)
                         pending, keys = [], set()
-                    entry = self._prepare(item, report)
+                    try:
+                        entry = self._prepare(item, report)
+                    except _ITEM_ERRORS as exc:  # one article's surprise must not cost the rest
+                        reason = one_line(f"cannot ingest: {type(exc).__name__}: {exc}")
+                        report.skipped.append(SkippedItem(item.origin, reason))
+                        continue
                     if entry is not None:
                         pending.append(entry)
                         keys |= {k for k in (item.url, item.body_hash) if k}
@@ -248,6 +267,7 @@ class Engine:
         cfg = self.config
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
+        question, context = valid_text(question), [valid_text(c) for c in context]
         if self.backend.indexed_count() == 0:
             return Answer(
                 question, (), (), {"total": 0.0}, id=qid, abstained=True, reason="empty_index"
@@ -362,6 +382,7 @@ class Engine:
         """Articles matching ``query``, each with its best passage, best first."""
         if self.backend.indexed_count() == 0:
             return []
+        query = valid_text(query)
         vector = self.encoder.encode_question(query)
         parsed = parse_query(query, self.tokenizer, self.backend.known_sources())
         hits = self.backend.search(parsed, vector, k=limit * 5, filters=filters)
@@ -373,10 +394,11 @@ class Engine:
     # -- browsing ----------------------------------------------------------------------
 
     def headlines(self, **kwargs) -> list[Headline]:
-        return self.store.headlines(**kwargs)
+        cleaned = {k: valid_text(v) if isinstance(v, str) else v for k, v in kwargs.items()}
+        return self.store.headlines(**cleaned)
 
     def article(self, article_id: str) -> StoredArticle | None:
-        return self.store.article(article_id)
+        return self.store.article(valid_text(article_id))
 
     def sources(self) -> list[tuple[str, int]]:
         return self.store.sources()

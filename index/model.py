@@ -25,6 +25,27 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(normalize_text(text).encode("utf-8")).hexdigest()
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where ``text`` holds a lone surrogate, or None. A JSON "\\ud800" escape decodes to one;
+    it has no UTF-8 form, so SQLite, hashing and the tokenizers all fail on it."""
+    found = _SURROGATE.search(text)
+    return None if found is None else found.start()
+
+
+def unicode_problem(name: str, text: str) -> str | None:
+    """A one-line reason naming the field ``name`` when ``text`` is not valid Unicode."""
+    at = lone_surrogate(text)
+    if at is None:
+        return None
+    return (
+        f"{name} is not valid Unicode text "
+        f"(a lone surrogate U+{ord(text[at]):04X} at character {at})"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Article:
     """One news article as read from a source, before it is stored.

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import NewsbotError
-from index.model import Article, Headline, Passage, Span, StoredArticle
+from index.model import Article, Headline, Passage, Span, StoredArticle, unicode_problem
 
 SCHEMA_VERSION = 1
 
@@ -185,6 +185,27 @@ class Store:
             str(v)
             for v in (article.body_hash, article.title, article.source, _iso(article.published))
         )
+
+    @staticmethod
+    def unstorable(article: Article) -> str | None:
+        """Why ``article`` cannot be stored, or None. Checked for each article before its
+        batch is written: a failure inside the batch's transaction would lose the batch."""
+        fields = {
+            "title": article.title,
+            "text": article.body,
+            "url": article.url,
+            "source": article.source,
+            "origin": article.origin,
+        }
+        try:
+            fields["metadata"] = _metadata_json(article)
+        except (ValueError, TypeError, RecursionError) as exc:
+            return f"metadata cannot be stored as JSON ({type(exc).__name__}: {exc})"
+        for name, value in fields.items():
+            problem = None if value is None else unicode_problem(name, value)
+            if problem is not None:
+                return problem
+        return None
 
     def article(self, article_id: str) -> StoredArticle | None:
         with self._lock:
@@ -474,8 +495,12 @@ def _article_values(a: Article) -> tuple:
         _iso(a.published),
         a.published.timestamp() if a.published else None,
         a.origin,
-        json.dumps(a.metadata, default=str, ensure_ascii=False),
+        _metadata_json(a),
     )
+
+
+def _metadata_json(a: Article) -> str:
+    return json.dumps(a.metadata, default=str, ensure_ascii=False)
 
 
 class _Transaction:

@@ -2,6 +2,7 @@
 
 import pytest
 
+import index.engine as engine_module
 from index.engine import Engine
 from index.model import Article
 from index.quote import find_answer_words
@@ -50,3 +51,60 @@ def test_batches_committed_before_a_failure_are_published(engine_factory):
         engine.ingest(items())
     assert engine.store.counts()[0] == 32
     assert engine.stats().indexed_passages == engine.store.counts()[1]
+
+
+def test_an_article_that_cannot_be_stored_is_skipped_and_its_batch_kept(engine_factory):
+    # engine.py ingest: item.body_hash raised UnicodeEncodeError on a lone surrogate (a JSON
+    # "\ud800" escape), which aborted the whole ingest with no file named; in a title or in
+    # metadata it failed inside the batch's transaction instead, losing the batch.
+    engine: Engine = engine_factory()
+    items = [
+        Article("Port strike ends", "The port strike ended on Friday. Workers returned.", "a:1"),
+        Article("Bad body", "Broken \ud800 text. It has two sentences.", "b:1"),
+        Article("Bad title \udc80", "A fine body about rain. It rained all day.", "b:2"),
+        Article(
+            "Bad tag", "A fine body about snow. It snowed all day.", "b:3", metadata={"t": "\ud800"}
+        ),
+        Article("Library opens", "A new library opened in Turku. It holds many books.", "a:2"),
+    ]
+    report = engine.ingest(items)
+    assert report.added == 2 and engine.store.counts()[0] == 2
+    assert [s.origin for s in report.skipped] == ["b:1", "b:2", "b:3"]
+    assert [s.reason.split()[0] for s in report.skipped] == ["text", "title", "metadata"]
+    assert all("not valid Unicode" in s.reason and "\n" not in s.reason for s in report.skipped)
+    assert engine.stats().indexed_passages == engine.store.counts()[1]
+
+
+def test_an_unexpected_error_of_one_article_skips_it_not_the_batch(engine_factory, monkeypatch):
+    # engine.py ingest: any error preparing one article propagated and lost the whole batch.
+    engine: Engine = engine_factory()
+    real = engine_module.pack_passages
+
+    def fails_on_one(body: str, words: int):
+        if "cursed" in body:
+            raise ValueError("no sentences could be packed")
+        return real(body, words)
+
+    monkeypatch.setattr(engine_module, "pack_passages", fails_on_one)
+    report = engine.ingest(
+        [
+            Article("Port strike ends", "The port strike ended on Friday.", "a:1"),
+            Article("Cursed", "A cursed body. Two sentences.", "b:1"),
+            Article("Library opens", "A new library opened in Turku.", "a:2"),
+        ]
+    )
+    assert report.added == 2
+    assert [str(s) for s in report.skipped] == [
+        "b:1: cannot ingest: ValueError: no sentences could be packed"
+    ]
+
+
+def test_a_question_with_a_lone_surrogate_is_answered(engine_factory):
+    # The HF tokenizer raised TypeError on a lone surrogate in a question, as SQLite did on
+    # one in a headline topic.
+    engine: Engine = engine_factory()
+    engine.ingest([Article("Port strike ends", "The port strike ended on Friday.", "a:1")])
+    answer = engine.quote_answer("\ud800 When did the port strike end?", context=["\udc80 x"])
+    assert "\ud800" not in answer.question and answer.passages
+    assert engine.search("port strike \ud800")
+    assert engine.headlines(topic="\ud800") == []

@@ -238,6 +238,26 @@ def test_a_nul_escape_in_jsonl_text_is_dropped(tmp_path):
     assert isinstance(empty, SkippedItem) and empty.origin == f"{p}:2" and "empty" in empty.reason
 
 
+def test_a_jsonl_line_with_a_lone_surrogate_is_skipped_naming_file_line_and_field(tmp_path):
+    # jsonl.py: a "\ud800" escape became a lone surrogate in the article, and the engine's
+    # hash of it raised UnicodeEncodeError, losing the whole batch with no file named.
+    p = tmp_path / "surrogate.jsonl"
+    p.write_text(
+        '{"title": "Fine", "text": "Broken \\ud800 text."}\n'
+        '{"title": "Fine", "text": "Fine text.", "tags": ["ok", "\\udc80"]}\n'
+        '{"title": "Emoji pair", "text": "A valid pair \\ud83d\\ude00 is fine."}\n'
+    )
+    text, tags, emoji = _read(p)
+    assert isinstance(text, SkippedItem) and text.origin == f"{p}:1"
+    assert (
+        text.reason
+        == "field 'text' is not valid Unicode text (a lone surrogate U+D800 at character 7)"
+    )
+    assert isinstance(tags, SkippedItem) and tags.origin == f"{p}:2"
+    assert "field 'tags'" in tags.reason and "U+DC80" in tags.reason
+    assert isinstance(emoji, Article) and emoji.body == "A valid pair \U0001f600 is fine."
+
+
 # --- HTML ------------------------------------------------------------------------------------
 
 PAGE = """<!DOCTYPE html>

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from index.model import Article, SkippedItem
+from index.model import Article, SkippedItem, unicode_problem
 from index.sources.common import one_line, parse_published, utc_from_timestamp
 
 _FIELDS = ("title", "text", "published", "url", "source")
@@ -20,7 +20,12 @@ def read_jsonl(
     """Articles of one JSONL file; ``source`` is the default for lines without one."""
     for lineno, line in enumerate(text.split("\n"), start=1):
         if line.strip():
-            yield _line(line, f"{origin}:{lineno}", source)
+            where = f"{origin}:{lineno}"
+            try:
+                item = _line(line, where, source)
+            except RecursionError:  # caught per file, it would lose the lines after this one
+                item = SkippedItem(where, "JSON nested too deeply to read")
+            yield item
 
 
 def _line(line: str, origin: str, default_source: str | None) -> Article | SkippedItem:
@@ -28,10 +33,10 @@ def _line(line: str, origin: str, default_source: str | None) -> Article | Skipp
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         return SkippedItem(origin, f"invalid JSON: {exc.msg} (column {exc.colno})")
-    except RecursionError:  # caught per file, it would lose the lines after this one
-        return SkippedItem(origin, "JSON nested too deeply to read")
     if not isinstance(obj, dict):
         return SkippedItem(origin, f"expected a JSON object, got {type(obj).__name__}")
+    if (problem := _invalid_unicode(obj)) is not None:
+        return SkippedItem(origin, problem)
 
     texts: dict[str, str] = {}
     for name in ("title", "text"):
@@ -76,6 +81,19 @@ def _published(value: Any, origin: str) -> datetime | None:
 def _optional_str(value: Any) -> str | None:
     if isinstance(value, str) and (value := _without_nul(value)).strip():
         return value.strip()
+    return None
+
+
+def _invalid_unicode(obj: dict[str, Any]) -> str | None:
+    """Why a field of ``obj`` (its name or value, nested values included) is not valid
+    Unicode, or None: a "\\ud800" escape decodes to a lone surrogate, which nothing stores."""
+    for key, value in obj.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        problem = unicode_problem(f"field name {key!r}", key) or unicode_problem(
+            f"field {key!r}", text
+        )
+        if problem is not None:
+            return problem
     return None
 
 
