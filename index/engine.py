@@ -57,7 +57,8 @@ class IngestReport:
 @dataclass(frozen=True, slots=True)
 class _PendingArticle:
     article: Article
-    existing_id: str | None
+    article_id: str
+    is_update: bool
     spans: list[PassageSpan]
 
 
@@ -194,7 +195,19 @@ class Engine:
         if existing and existing[1] == Store.fingerprint(item):
             report.unchanged += 1
             return None
-        return _PendingArticle(item, existing[0] if existing else None, spans)
+        if existing:
+            return _PendingArticle(item, existing[0], True, spans)
+        return _PendingArticle(item, self._new_id(item), False, spans)
+
+    def _new_id(self, article: Article) -> str:
+        """The article's natural id, unless a stored article holds it already: then a fresh
+        one. That happens when a copy at another URL took over the stored article (same text:
+        an update that moves its URL) and the first URL returns with new text; both stay."""
+        candidate, n = article.natural_id, 1
+        while self.store.article_exists(candidate):
+            n += 1
+            candidate = f"{article.natural_id}-{n}"
+        return candidate
 
     def _write(self, pending: Sequence[_PendingArticle], report: IngestReport) -> bool:
         """Embed the passages of ``pending`` in one call and commit them in one transaction."""
@@ -223,10 +236,10 @@ class Engine:
             ]
             writes.append(
                 ArticleWrite(
-                    p.existing_id or article.natural_id,
+                    p.article_id,
                     article,
                     passages,
-                    p.existing_id is not None,
+                    p.is_update,
                 )
             )
         self.store.write_batch(writes)

@@ -212,6 +212,11 @@ class Store:
             row = self._db.execute(_ARTICLE_SELECT + " WHERE id=?", (article_id,)).fetchone()
         return _article(row) if row else None
 
+    def article_exists(self, article_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM articles WHERE id=?", (article_id,)).fetchone()
+        return row is not None
+
     def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
         ids = list(dict.fromkeys(ids))
         if not ids:

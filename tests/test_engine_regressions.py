@@ -108,3 +108,27 @@ def test_a_question_with_a_lone_surrogate_is_answered(engine_factory):
     assert "\ud800" not in answer.question and answer.passages
     assert engine.search("port strike \ud800")
     assert engine.headlines(topic="\ud800") == []
+
+
+def test_an_article_whose_url_a_copy_took_over_returns_edited_without_a_crash(engine_factory):
+    # engine.py _write: a copy of article A at url2 (same text) updates A and moves its URL
+    # there; url1 returning with edited text was then inserted under url1's natural id,
+    # which A still holds: IntegrityError, and the unrelated article in the batch was lost.
+    engine: Engine = engine_factory()
+    text = "The council approved the new budget on Tuesday. It adds funding for schools."
+    edited = text + " A later edit added a sentence about the mayor."
+    engine.ingest([Article("Budget", text, "1", url="https://a.example/1", source="A")])
+    engine.ingest([Article("Budget", text, "2", url="https://b.example/2", source="B")])
+    other = Article("Sports", "The team won the final match on Sunday. Fans celebrated.", "3")
+    report = engine.ingest(
+        [other, Article("Budget", edited, "4", url="https://a.example/1", source="A")]
+    )
+    assert (report.added, report.skipped) == (2, [])
+    by_url = {h.url: engine.article(h.article_id) for h in engine.headlines(limit=10)}
+    assert set(by_url) == {"https://a.example/1", "https://b.example/2", None}
+    assert by_url["https://a.example/1"].body == edited
+    assert by_url["https://b.example/2"].body == text  # the copy that took over is kept
+    assert by_url[None].title == "Sports"
+    # Re-reading the edited article finds it by URL: unchanged, not a third copy.
+    again = engine.ingest([Article("Budget", edited, "5", url="https://a.example/1", source="A")])
+    assert (again.unchanged, engine.store.counts()[0]) == (1, 3)
