@@ -32,9 +32,8 @@ from bot.discord.commands import looks_like_article_id, register_commands
 from bot.discord.errors import (
     NO_MENTIONS,
     ArticleNotFound,
-    ShuttingDown,
+    refused_while_closing,
     report_interaction_error,
-    send_ephemeral,
 )
 from bot.discord.feed_commands import register_feed_commands
 from bot.discord.feeds import LiveFeeds
@@ -60,14 +59,17 @@ IO_WORKERS = 2
 
 
 class NewsTree(app_commands.CommandTree):
-    """Refuses new commands while shutting down; turns every failure into one ephemeral line."""
+    """Refuses new commands while shutting down; turns every failure into one ephemeral line.
+
+    Only commands and autocomplete reach the tree: discord.py hands button clicks to the
+    views, which refuse them themselves (``views``).
+    """
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        if getattr(interaction.client, "accepting", True):
-            return True
-        if interaction.type is discord.InteractionType.application_command:
-            await send_ephemeral(interaction, ShuttingDown().user_message)
-        return False
+        if interaction.type is discord.InteractionType.autocomplete:
+            # No message can answer an autocomplete; no suggestions will do.
+            return getattr(interaction.client, "accepting", True)
+        return not await refused_while_closing(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /

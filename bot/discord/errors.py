@@ -99,6 +99,19 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
         log.warning("could not tell the user about an error: %s", exc)
 
 
+async def refused_while_closing(interaction: discord.Interaction) -> bool:
+    """True, after telling the member, when the bot is shutting down and takes no new work.
+
+    Commands and button clicks both start work (an engine call, a database read), and an
+    interaction nobody answers shows the member "This interaction failed", so both get the
+    same short notice.
+    """
+    if getattr(interaction.client, "accepting", True):
+        return False
+    await send_ephemeral(interaction, ShuttingDown().user_message)
+    return True
+
+
 async def report_interaction_error(
     interaction: discord.Interaction, error: BaseException, where: str
 ) -> None:

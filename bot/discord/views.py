@@ -7,6 +7,9 @@ answer; the registered dynamic item classes answer the clicks.
 
 /headlines pages are an ordinary timed view: the pages are rendered once, only the member who
 asked can turn them, and the buttons are removed when the view times out.
+
+While the bot shuts down, every click gets the same "restarting" notice as a command (the
+command tree never sees clicks, so each button checks for itself).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import discord
 
-from bot.discord.errors import NO_MENTIONS, report_interaction_error
+from bot.discord.errors import NO_MENTIONS, refused_while_closing, report_interaction_error
 from bot.discord.render import ArticleLink
 
 log = logging.getLogger("newsbot.discord")
@@ -56,6 +59,9 @@ class FullArticleButton(
     ) -> FullArticleButton:
         return cls(match["id"], item.label or "Full article")
 
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return not await refused_while_closing(interaction)
+
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -93,6 +99,9 @@ class ArticlePageButton(
         cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: Any
     ) -> ArticlePageButton:
         return cls(match["id"], int(match["page"]), item.label or "Page")
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return not await refused_while_closing(interaction)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
@@ -149,6 +158,8 @@ class HeadlinePager(discord.ui.View):
         self.next.disabled = self.page >= len(self.pages) - 1
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if await refused_while_closing(interaction):
+            return False
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(

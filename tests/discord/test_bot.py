@@ -318,6 +318,26 @@ async def test_headlines_are_paged_with_buttons(fake, tiny_bot) -> None:
     assert "Only the member who asked" in refused.json["data"]["content"]
 
 
+async def test_clicks_while_shutting_down_get_the_restarting_notice(fake, tiny_bot) -> None:
+    """Commands were refused with a notice during shutdown, but clicks were not checked at
+    all (the command tree never sees them): they started new work or went unanswered."""
+    _, followup = await headlines(fake, count=25)
+    message = followup.response
+    article_id = tiny_bot.engine.headlines(limit=1)[0].article_id
+    # An answer's and an article's buttons, as they would sit on their messages.
+    buttons = [f"newsbot:full:{article_id}", f"newsbot:page:{article_id}:1"]
+    row = [{"type": 2, "style": 1, "label": "b", "custom_id": c} for c in buttons]
+    elsewhere = {**message, "components": [{"type": 1, "components": row}]}
+    tiny_bot.accepting = False  # what shutdown() does first
+    for custom_id, on in [
+        (button(followup.json, "Next")["custom_id"], message),  # the /headlines pager
+        *((c, elsewhere) for c in buttons),
+    ]:
+        _, refused = await click(fake, custom_id, on)
+        assert refused.json["type"] == 4 and refused.json["data"]["flags"] == 64, custom_id
+        assert "restarting" in refused.json["data"]["content"], custom_id
+
+
 async def test_headlines_source_autocompletes_and_filters(fake, tiny_bot) -> None:
     payload = fake.autocomplete_payload("headlines", {"source": "harb"})
     await fake.dispatch("INTERACTION_CREATE", payload)
