@@ -190,9 +190,12 @@ def parse_query(
     for m in _DATE_IN_QUESTION.finditer(question):
         month = _MONTH_BY_PREFIX[(m["m1"] or m["m2"]).lower()[:3]]
         try:
-            dates.append(date(int(m["y"]) if m["y"] else ANY_YEAR, month, int(m["d1"] or m["d2"])))
-        except ValueError:
+            day = date(int(m["y"]) if m["y"] else ANY_YEAR, month, int(m["d1"] or m["d2"]))
+            if day.year != ANY_YEAR:
+                day_window(day)  # "December 31, 9999": no day after it to search
+        except (ValueError, OverflowError):
             continue
+        dates.append(day)
     if dates:
         focuses.append(Focus(tokens, dates=tuple(dates)))
     return ParsedQuery(
@@ -204,6 +207,13 @@ def parse_query(
         question_clauses(question, tokenizer),
         unindexed_outlets(question, known_sources),
     )
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """The UTC span a named day selects: the day before to the day after, since reports are
+    dated around what they report. OverflowError at the ends of the calendar."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
+    return start, start + timedelta(days=3)
 
 
 _CLAUSE_BREAK = re.compile(r"[,;]|\b(?:and|while|whereas|but|as well as)\b", re.IGNORECASE)
@@ -302,12 +312,8 @@ class HybridRetriever:
         known = np.isfinite(ts)
         for day in days:
             if day.year != ANY_YEAR:
-                start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
-                mask |= (
-                    known
-                    & (ts >= start.timestamp())
-                    & (ts < (start + timedelta(days=3)).timestamp())
-                )
+                start, end = day_window(day)
+                mask |= known & (ts >= start.timestamp()) & (ts < end.timestamp())
             else:  # a day without a year: match the month and day of any year
                 dts = np.array(ts[known], dtype="datetime64[s]")
                 months = dts.astype("datetime64[M]").astype(int) % 12 + 1

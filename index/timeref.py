@@ -46,35 +46,40 @@ def resolve_relative_dates(text: str, published: date) -> list[tuple[str, str]]:
     """
     found: list[tuple[str, str]] = []
     for m in _RELATIVE.finditer(text):
-        phrase = m.group()
-        if m["weekday"]:
-            mod = (m["mod"] or "").lower()
-            future_tense = _future_tense(text, m.start(), m.end())
-            target = WEEKDAYS.index(m["weekday"].lower())
-            delta = target - published.weekday()
-            if mod in ("next", "coming", "this coming") or (mod != "last" and future_tense):
-                resolved = published + timedelta(days=delta if delta > 0 else delta + 7)
-                if mod == "next" and delta <= 0:
-                    resolved = published + timedelta(days=delta + 7)
-            else:
-                resolved = published + timedelta(days=delta if delta <= 0 else delta - 7)
-                if mod == "last" and delta == 0:
-                    resolved = published - timedelta(days=7)
-            found.append((phrase, resolved.isoformat()))
-        elif m["word"]:
-            offset = {"yesterday": -1, "today": 0, "tonight": 0, "tomorrow": 1}[m["word"].lower()]
-            found.append((phrase, (published + timedelta(days=offset)).isoformat()))
-        else:
-            step = {"last": -1, "next": 1, "this": 0}[m["mod2"].lower()]
-            unit = m["unit"].lower()
-            if unit == "week":
-                monday = published - timedelta(days=published.weekday()) + timedelta(weeks=step)
-                found.append((phrase, f"week of {monday.isoformat()}"))
-            elif unit == "month":
-                found.append((phrase, _add_months(published, step).strftime("%Y-%m")))
-            else:
-                found.append((phrase, str(published.year + step)))
+        try:
+            found.append((m.group(), _resolve(m, text, published)))
+        except (OverflowError, ValueError):  # past the calendar's ends (a year-9999 article)
+            continue
     return found
+
+
+def _resolve(m: re.Match[str], text: str, published: date) -> str:
+    """The date (or week, month, year) the phrase matched by ``m`` in ``text`` names."""
+    if m["weekday"]:
+        mod = (m["mod"] or "").lower()
+        future_tense = _future_tense(text, m.start(), m.end())
+        target = WEEKDAYS.index(m["weekday"].lower())
+        delta = target - published.weekday()
+        if mod in ("next", "coming", "this coming") or (mod != "last" and future_tense):
+            resolved = published + timedelta(days=delta if delta > 0 else delta + 7)
+            if mod == "next" and delta <= 0:
+                resolved = published + timedelta(days=delta + 7)
+        else:
+            resolved = published + timedelta(days=delta if delta <= 0 else delta - 7)
+            if mod == "last" and delta == 0:
+                resolved = published - timedelta(days=7)
+        return resolved.isoformat()
+    if m["word"]:
+        offset = {"yesterday": -1, "today": 0, "tonight": 0, "tomorrow": 1}[m["word"].lower()]
+        return (published + timedelta(days=offset)).isoformat()
+    step = {"last": -1, "next": 1, "this": 0}[m["mod2"].lower()]
+    unit = m["unit"].lower()
+    if unit == "week":
+        monday = published - timedelta(days=published.weekday()) + timedelta(weeks=step)
+        return f"week of {monday.isoformat()}"
+    if unit == "month":
+        return _add_months(published, step).strftime("%Y-%m")
+    return str(published.year + step)
 
 
 def _future_tense(text: str, start: int, end: int) -> bool:

@@ -73,6 +73,14 @@ def test_rss2_items():
     assert second.published is None and second.text == "Plain summary text."
 
 
+def test_an_item_dated_in_an_implausible_year_has_no_date():
+    # feeds/parse.py: a "9999" placeholder date was kept, and questions then crashed with
+    # OverflowError on the article's date arithmetic.
+    body = RSS2.replace(b"Tue, 14 May 2024 08:30:00 +0200", b"Fri, 31 Dec 9999 08:30:00 +0000")
+    first = parse_feed(body, URL).items[0]
+    assert first.title == "Ferry service resumes after storm" and first.published is None
+
+
 def test_atom_items():
     (entry,) = parse_feed(ATOM, URL).items
     assert entry.guid == "urn:uuid:bridge-1"

@@ -113,6 +113,9 @@ def test_outlets_the_question_cites_that_nothing_indexed_comes_from(question, un
         ("What happened on February 29, 2024?", (date(2024, 2, 29),)),
         ("What happened on February 29, 2023?", ()),  # not a day
         ("What happened on February 30?", ()),  # not a day
+        ("What happened on December 31, 9999?", ()),  # no day after it: nothing to search
+        ("What happened on 30 December 9999?", ()),
+        ("What happened on January 1, 0001?", ()),  # no day before it
         ("What happened in 2023?", ()),
     ],
 )

@@ -485,3 +485,36 @@ def test_parse_published_garbage_raises_naming_origin_and_value(value):
         parse_published(value, "feed.jsonl:7")
     assert "feed.jsonl:7" in str(info.value)
     assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "1899-12-31T23:00:00Z", "December 31, 2999"])
+def test_parse_published_refuses_implausible_years_naming_origin_and_value(value):
+    # common.py: "9999-12-31" was accepted, and questions then crashed with OverflowError
+    # resolving the article's "next week" or its day.
+    with pytest.raises(ValueError) as info:
+        parse_published(value, "feed.jsonl:7")
+    assert str(info.value).startswith(f"feed.jsonl:7: date {value!r} is out of range")
+    assert parse_published("1900-01-01", "x") == datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def test_jsonl_lines_dated_in_an_implausible_year_are_skipped_alone(tmp_path):
+    p = tmp_path / "dates.jsonl"
+    lines = [
+        {"title": "Far future", "text": "Body.", "published": "9999-12-31"},
+        {"title": "Far stamp", "text": "Body.", "published": 253402214400},  # 9999-12-31
+        {"title": "Fine", "text": "Body.", "published": "2023-05-10"},
+    ]
+    p.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    future, stamp, fine = _read(p)
+    assert isinstance(future, SkippedItem) and future.origin == f"{p}:1"
+    assert "'9999-12-31' is out of range" in future.reason
+    assert (
+        isinstance(stamp, SkippedItem) and "timestamp 253402214400 is out of range" in stamp.reason
+    )
+    assert isinstance(fine, Article) and fine.published == datetime(2023, 5, 10, tzinfo=UTC)
+
+
+def test_a_dump_dated_in_an_implausible_year_has_no_date(tmp_path):
+    p = tmp_path / "dump.txt"
+    p.write_text("date 9999-12-31 0\n\nHeadline here\n\nThe body of the story. It has words.\n")
+    assert _one_article(p).published is None

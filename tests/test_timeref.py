@@ -93,3 +93,11 @@ def test_phrases_come_in_text_order_and_absolute_dates_are_left_alone():
 def test_the_tense_of_the_nearest_verb_decides_a_weekday(text, expected):
     ((_, resolved),) = resolve_relative_dates(text, PUBLISHED)
     assert resolved == expected
+
+
+def test_phrases_past_the_end_of_the_calendar_are_left_unresolved():
+    # timeref.py: an article dated 9999-12-31 (stored before such dates were refused) made
+    # "tomorrow" or "next month" raise OverflowError, crashing the question that quoted it.
+    text = "The festival opens tomorrow and runs into next month, says a report from Friday."
+    assert resolve_relative_dates(text, date(9999, 12, 31)) == [("Friday", "9999-12-31")]
+    assert resolve_relative_dates("It ended yesterday.", date(1, 1, 1)) == []

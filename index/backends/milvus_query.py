@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 from index.backends.milvus_schema import UNKNOWN_PUBLISHED
-from index.retrieve import ANY_YEAR, Filters, Focus
+from index.retrieve import ANY_YEAR, Filters, Focus, day_window
 
 NOTHING = "id < 0"  # a filter no passage passes (ids start at 1)
 
@@ -68,9 +68,8 @@ def base_expr(filters: Filters | None, known_sources: Sequence[str]) -> str | No
 
 
 def _day_expr(day: date) -> str:
-    if day.year != ANY_YEAR:  # the day before to the day after: reports are dated around it
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
-        end = start + timedelta(days=3)
+    if day.year != ANY_YEAR:
+        start, end = day_window(day)
         return f"(published >= {int(start.timestamp())} and published < {int(end.timestamp())})"
     # A day without a year: that month and day, give or take one, in any year (never
     # crossing into the neighbouring month, like the local mask).

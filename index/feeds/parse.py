@@ -19,7 +19,7 @@ from lxml import etree
 
 from index.errors import SourceError
 from index.model import text_hash
-from index.sources.common import one_line
+from index.sources.common import one_line, plausible_published
 
 FEED_TYPES = frozenset(
     {
@@ -161,14 +161,17 @@ def _same_text(a: str, b: str) -> bool:
 
 
 def _published(entry: dict) -> datetime | None:
-    """feedparser normalises every date format it knows to a UTC struct_time."""
+    """feedparser normalises every date format it knows to a UTC struct_time. A date in an
+    implausible year (a "9999" placeholder) counts as none: the item is still news."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if isinstance(value, time.struct_time):
             try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+                when = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
             except (OverflowError, OSError, ValueError):
                 continue
+            if plausible_published(when):
+                return when
     return None
 
 

@@ -66,11 +66,31 @@ _DEFAULT_A = datetime(1904, 1, 1)
 _DEFAULT_B = datetime(1905, 2, 2)
 
 
+# Publication years outside this range are placeholders or typos ("9999-12-31"). Let in,
+# they break date arithmetic later: a quote's "next week", a question's day, recency.
+EARLIEST_YEAR = 1900
+
+
+def plausible_published(when: datetime) -> bool:
+    """Whether ``when`` falls in a year news could be published: 1900 to next year."""
+    return EARLIEST_YEAR <= when.year <= datetime.now(UTC).year + 1
+
+
+def check_published(when: datetime, origin: str, label: str, value: object) -> datetime:
+    """``when``, or ValueError naming ``origin`` and the ``label`` ``value`` it came from."""
+    if not plausible_published(when):
+        raise ValueError(
+            f"{origin}: {label} {value!r} is out of range (year {when.year}; publication "
+            f"years run from {EARLIEST_YEAR} to {datetime.now(UTC).year + 1})"
+        )
+    return when
+
+
 def parse_published(value: str | None, origin: str) -> datetime | None:
     """ISO 8601 and common news formats -> timezone-aware datetime (naive ones are UTC).
 
-    None or blank gives None. Text that is not a complete date (year, month and day) raises
-    ValueError naming ``origin`` and the value.
+    None or blank gives None. Text that is not a complete date (year, month and day), or
+    whose year is out of range, raises ValueError naming ``origin`` and the value.
     """
     if value is None:
         return None
@@ -85,7 +105,7 @@ def parse_published(value: str | None, origin: str) -> datetime | None:
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return check_published(parsed, origin, "date", value)
 
 
 def _parse(text: str) -> datetime | None:
@@ -110,9 +130,10 @@ def _parse(text: str) -> datetime | None:
 def utc_from_timestamp(value: float, origin: str) -> datetime:
     """Unix seconds (as some JSON exports write them) -> aware UTC datetime."""
     try:
-        return datetime.fromtimestamp(value, tz=UTC)
+        when = datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise ValueError(f"{origin}: timestamp {value!r} out of range") from exc
+    return check_published(when, origin, "timestamp", value)
 
 
 def read_text(path: Path, max_file_bytes: int) -> str | SkippedItem:

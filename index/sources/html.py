@@ -15,7 +15,7 @@ import trafilatura
 from lxml import etree
 
 from index.model import Article, SkippedItem
-from index.sources.common import one_line, parse_published
+from index.sources.common import one_line, parse_published, plausible_published
 
 # Publication-time tags, best first. trafilatura's own date (day precision) is the fallback.
 _DATE_XPATHS = (
@@ -123,9 +123,10 @@ def _published(tree: Any, fallback: str | None, origin: str) -> datetime | None:
                 continue
     if fallback:
         try:
-            return datetime.strptime(fallback[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+            when = datetime.strptime(fallback[:10], "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
             return None
+        return when if plausible_published(when) else None
     return None
 
 

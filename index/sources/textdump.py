@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from index.model import Article, SkippedItem
-from index.sources.common import DUMP_HEADER, one_line
+from index.sources.common import DUMP_HEADER, one_line, plausible_published
 
 # "Wednesday 10 May 2023 - 01:24"; weekday and time are optional.
 _DATELINE = re.compile(
@@ -50,6 +50,8 @@ def _record(lines: list[str], origin: str, source: str | None) -> Article | Skip
             published = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
             published = None
+    if published is not None and not plausible_published(published):
+        published = None  # a "9999" placeholder is no date
 
     i = _skip_blank(lines, i)
     if i >= len(lines) or _STORY_CODE.match(lines[i]):
