@@ -22,6 +22,7 @@ from bot.discord.questions import MAX_QUESTION_CHARS
 from bot.discord.render import (
     about_embed,
     headline_pages,
+    headlines_title,
     render_answer,
     search_embed,
     sources_embed,
@@ -93,9 +94,7 @@ def register_commands(bot: NewsBot) -> None:
             text = "No headlines match that." if source or topic else "No headlines yet."
             await follow_up(interaction, content=text)
             return
-        title = "Headlines" + (f" from {squash(source)}" if source else "")
-        title += f" about {squash(topic)}" if topic else ""
-        pages = headline_pages(found, title=fit(title, 200))
+        pages = headline_pages(found, title=headlines_title(source, topic))
         if len(pages) == 1:
             await follow_up(interaction, embed=pages[0])
             return

@@ -298,6 +298,18 @@ def headline_pages(
     return pages
 
 
+def headlines_title(source: str | None, topic: str | None) -> str:
+    """ "Headlines from <outlet> about <topic>", within the title limit. Both were typed by a
+    member (the outlet may also be a publisher's name), and embed titles render markdown, so
+    both are escaped."""
+    title = "Headlines"
+    if source:
+        title += f" from {fit_escaped(squash(source), 100)}"
+    if topic:
+        title += f" about {fit_escaped(squash(topic), 100)}"
+    return title
+
+
 def best_snippet(passage_text: str, query: str, limit: int) -> str:
     """The sentence of the passage sharing most words with the query, cut to ``limit``."""
     words = {w for w in query.casefold().split() if len(w) > 2}
@@ -317,7 +329,8 @@ def _sentences(text: str) -> list[str]:
 
 
 def search_embed(query: str, results: Sequence[RetrievedPassage]) -> discord.Embed:
-    title = fit(f"Search: {squash(query)}", EMBED_TITLE)
+    # Embed titles render markdown too: the member's query is escaped like article text.
+    title = "Search: " + fit_escaped(squash(query), EMBED_TITLE - len("Search: "))
     embed = discord.Embed(title=title, colour=BROWSE_COLOUR)
     if not results:
         embed.description = "No indexed article matches that."

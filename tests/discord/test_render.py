@@ -17,6 +17,7 @@ from bot.discord.render import (
     NOT_ANSWERED,
     article_pages,
     headline_pages,
+    headlines_title,
     quote_block,
     render_answer,
     search_embed,
@@ -270,7 +271,28 @@ def test_search_results_fit(found: list[StoredArticle], query: str) -> None:
         RetrievedPassage(Passage(i, a.id, 0, 0, len(a.body), a.body, ()), a, 1.0)
         for i, a in enumerate(found)
     ]
-    assert_fits(None, [search_embed(query or "q", results)])
+    embed = search_embed(query or "q", results)
+    assert_fits(None, [embed])
+    assert_inert(embed.title or "")
+
+
+@FAST
+@given(st.one_of(st.none(), long_hostile), st.one_of(st.none(), long_hostile))
+def test_headlines_titles_fit_and_are_inert(source: str | None, topic: str | None) -> None:
+    # /headlines takes up to 100 characters of each; outlet names can be longer.
+    title = headlines_title(source, topic and topic[:100])
+    assert len(title) <= 256
+    assert_inert(title)
+    assert_fits(None, headline_pages([Headline("a-1", "t", None, None, None)], title=title))
+
+
+def test_what_members_type_is_escaped_in_titles() -> None:
+    assert headlines_title("**Loud** Wire", "_storm_") == (
+        "Headlines from \\*\\*Loud\\*\\* Wire about \\_storm\\_"
+    )
+    assert search_embed("**ferry** @everyone", []).title == (
+        "Search: \\*\\*ferry\\*\\* @\u200beveryone"
+    )
 
 
 @FAST
