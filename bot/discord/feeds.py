@@ -6,7 +6,8 @@ stall the gateway or a question); each poll result is handed back to the bot's l
 posts what ``registry.pending_posts`` says for the subscriptions that poll concerns. Posting
 runs one sweep at a time (a lock), and every headline is marked posted right after Discord
 accepted it, so nothing is posted twice: not by two overlapping sweeps, not after a restart
-(the marks are in the database), not after a GUID rewrite (the registry dedupes).
+(the marks are in the database), not after a GUID rewrite (the registry dedupes), not by
+two subscriptions of the same channel (what one posted, the other skips).
 
 When a send fails — 403 (the bot lost access or permission to the channel), 404 (the channel
 is gone) or any other HTTP error — one WARNING line says so and nothing is marked, so the
@@ -29,6 +30,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -42,7 +44,7 @@ from bot.settings import Settings
 from index.engine import Engine
 from index.errors import NewsbotError
 from index.feeds.poller import PollResult
-from index.feeds.registry import Feed, PendingPost, Registry, Subscription
+from index.feeds.registry import Feed, FeedBatch, PendingPost, Registry, Subscription
 
 log = logging.getLogger("newsbot.discord.feeds")
 
@@ -240,9 +242,7 @@ class LiveFeeds:
         return [s for s in subs if s.feed_id in (None, feed.id)]
 
     async def _post_subscription(self, sub: Subscription) -> int:
-        batches = await asyncio.to_thread(
-            self.registry.pending_posts, sub, per_feed=self.settings.posts_per_cycle
-        )
+        batches = await asyncio.to_thread(self._pending_for, sub)
         channel = self.client.get_partial_messageable(sub.channel_id, guild_id=sub.guild_id)
         sent = 0
         for batch in batches:
@@ -272,6 +272,38 @@ class LiveFeeds:
                 await asyncio.to_thread(self.registry.mark_posted, sub.id, rest, shown=False)
                 sent += result is Sent.OK
         return sent
+
+    def _pending_for(self, sub: Subscription) -> list[FeedBatch]:
+        """What ``sub`` should post, less what another subscription already posted in the same
+        channel (marked done, not shown, for ``sub``).
+
+        A channel may hold an every-feed subscription and a one-feed one (say, with keywords):
+        both select the same new headline, which must still appear there only once.
+        """
+        batches = self.registry.pending_posts(sub, per_feed=self.settings.posts_per_cycle)
+        others = [
+            s
+            for s in self.registry.subscriptions(guild_id=sub.guild_id, channel_id=sub.channel_id)
+            if s.id != sub.id
+        ]
+        posted = {
+            a
+            for batch in batches
+            for a in batch.article_ids
+            if any(self.registry.was_posted(other.id, a) for other in others)
+        }
+        if not posted:
+            return batches
+        self.registry.mark_posted(sub.id, sorted(posted), shown=False)
+        kept = []
+        for batch in batches:
+            posts = tuple(p for p in batch.posts if p.article_id not in posted)
+            ids = tuple(a for a in batch.article_ids if a not in posted)
+            if ids:
+                kept.append(
+                    replace(batch, posts=posts, more=len(ids) - len(posts), article_ids=ids)
+                )
+        return kept
 
     async def _outlet(self, post: PendingPost, feed: Feed) -> str:
         try:

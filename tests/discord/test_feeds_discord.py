@@ -546,6 +546,41 @@ async def test_a_headline_discord_refuses_is_skipped_not_retried_forever(
             assert posts(fake, channel, mark) == []  # not tried again
 
 
+async def test_overlapping_subscriptions_post_each_headline_once_per_channel(
+    fake: FakeDiscord, engine: Engine, feed_settings: Settings, site: Site
+) -> None:
+    """An every-feed and a one-feed subscription in the same channel both select a new
+    headline; it was posted twice."""
+    site.publish(2)
+    channel = fake.channel_id
+    other = fake.add_text_channel("lighthouses")  # before the bot connects, so it is cached
+    with ErrorLogGuard(GUARDED):
+        async with running_bot(fake, engine, feed_settings) as bot:
+            assert bot.feeds is not None
+            registry = bot.feeds.registry
+            await add_and_subscribe(fake, site, channel)  # every feed
+            feed = only_feed(bot, fake.guild_id)
+            for where, include in ((channel, "lighthouse"), (other, None)):
+                options = {"channel": where, "feed": str(feed.id), "include": include}
+                _, subscribed = await command(fake, "subscribe", options)
+                assert "will be posted in" in reply_text(subscribed), reply_text(subscribed)
+            subs = registry.subscriptions()
+            assert len(subs) == 3
+            site.publish(1, 3)  # the lighthouse story matches all three
+            mark = len(fake.requests)
+            await poll(bot, feed)
+            here = [r.json["embeds"][0]["title"] for r in posts(fake, channel, mark)]
+            there = [r.json["embeds"][0]["title"] for r in posts(fake, other, mark)]
+            assert sorted(here) == sorted(there) == sorted([LIGHTHOUSE[0], story(3)[0]])
+            [lighthouse] = engine_ids(engine, site.page_url(1))
+            assert all(registry.was_posted(s.id, lighthouse) for s in subs)
+
+            mark = len(fake.requests)
+            await poll(bot, feed)
+            await bot.feeds.post_pending()
+            assert posts(fake, channel, mark) == posts(fake, other, mark) == []
+
+
 async def test_unsubscribe_stops_the_posts(
     fake: FakeDiscord, engine: Engine, feed_settings: Settings, site: Site
 ) -> None:
