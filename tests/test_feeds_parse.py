@@ -73,6 +73,7 @@ def test_rss2_items():
     assert second.published is None and second.text == "Plain summary text."
 
 
+@pytest.mark.filterwarnings("ignore:To avoid breaking existing software:DeprecationWarning")
 def test_an_item_dated_in_an_implausible_year_has_no_date():
     # feeds/parse.py: a "9999" placeholder date was kept, and questions then crashed with
     # OverflowError on the article's date arithmetic.
