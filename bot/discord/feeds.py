@@ -9,16 +9,16 @@ accepted it, so nothing is posted twice: not by two overlapping sweeps, not afte
 (the marks are in the database), not after a GUID rewrite (the registry dedupes), not by
 two subscriptions of the same channel (what one posted, the other skips).
 
-When a send fails — 403 (the bot lost access or permission to the channel), 404 (the channel
-is gone) or any other HTTP error — one WARNING line says so and nothing is marked, so the
-headlines are tried again after the next poll of that feed (the subscription stays; the
-server decides with ``/unsubscribe``). The exception is a 400 "Invalid Form Body" (code
-50035): Discord refused that one message, not the channel, and would refuse it again on every
-retry, so it is logged, marked as done (not shown) and the headlines behind it go on. After ``PAUSE_AFTER_FAILURES`` failed attempts in a
-row the subscription is paused for the rest of this run, so a deleted channel does not cost
-a failing request (and a log line) every poll forever: ``/subscribe`` to it again, or a
-restart, resumes it, and what accumulated meanwhile (up to the registry's age limit) is
-posted then, capped per feed as usual.
+When a send fails — 403 (the bot lost access or permission to the channel), 404 (the channel is
+gone) or any other HTTP error — one WARNING line says so and nothing is marked, so the
+headlines are tried again after the next poll of that feed (the subscription stays; the server
+decides with ``/unsubscribe``). The exception is a 400 "Invalid Form Body" (code 50035):
+Discord refused that one message, not the channel, and would refuse it again on every retry, so
+it is logged, marked as done (not shown) and the headlines behind it go on. After
+``PAUSE_AFTER_FAILURES`` failed attempts in a row the subscription is paused for the rest of
+this run, so a deleted channel does not cost a failing request (and a log line) every poll
+forever: ``/subscribe`` to it again, or a restart, resumes it, and what accumulated meanwhile
+(up to the registry's age limit) is posted then, capped per feed as usual.
 """
 
 from __future__ import annotations
