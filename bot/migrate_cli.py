@@ -20,8 +20,8 @@ from index.backends.local import LocalBackend
 from index.errors import NewsbotError
 from index.store import Store
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)  # paths and names are not markup
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 PROGRESS_EVERY_SECONDS = 5.0
 

@@ -16,8 +16,8 @@ from bot.backup import backup_data_dir, restore_data_dir
 from bot.health import probe, probe_host
 from bot.settings import Settings
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)  # paths and names are not markup
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def healthcheck_command(

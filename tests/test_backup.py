@@ -211,3 +211,13 @@ def test_config_never_prints_the_token_nor_logs_it(via, tmp_path):
     for fragment in (SECRET, SECRET.split(".")[0], SECRET.split(".")[-1]):
         assert fragment not in done.stdout
         assert fragment not in done.stderr
+
+
+def test_backup_prints_a_path_that_looks_like_markup_as_it_is(tmp_path, engine_factory):
+    """A directory may be called anything, "[/b]" included: rich would read that as a closing
+    tag and fail the command after the backup was made."""
+    engine_factory(tmp_path / "data").ingest_paths([SAMPLE_DIR])
+    target = tmp_path / "nightly [/b]"
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "backup", str(target)])
+    assert result.exit_code == 0, result.output
+    assert f"to {target}" in " ".join(result.output.split())
