@@ -47,7 +47,7 @@ EVAL_DIR = Path("/work/shared/eval")
 CORPUS_PATH = EVAL_DIR / "newsqa-corpus.jsonl"
 QUESTIONS_PATH = EVAL_DIR / "newsqa-dev.jsonl"
 CACHE_ROOT = Path("/tmp/newsbot-bench")
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: passages carry their sentences' token counts, as ingest stores
 DIMENSION = 384
 ANY_PASSAGE_WORDS = False  # True: reuse caches packed at another passage_words (recorded)
 
@@ -267,6 +267,13 @@ def generate_store(spec: CorpusSpec, batch_articles: int = 500, check_every: int
                         sentences=span.sentences,
                         tokens=cached.passage(article, header, span.sentences),
                         vector=vectors[row],
+                        sentence_token_counts=[
+                            len(header),
+                            *(
+                                len(cached.sentence(article.body[s.start : s.end]))
+                                for s in span.sentences
+                            ),
+                        ],
                     )
                 )
                 row += 1

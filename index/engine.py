@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from index import __version__
 from index.backends import open_backend
 from index.config import EngineConfig
@@ -222,16 +224,7 @@ class Engine:
         for p in pending:
             article = p.article
             passages = [
-                NewPassage(
-                    ordinal=ordinal,
-                    start=span.start,
-                    end=span.end,
-                    sentences=span.sentences,
-                    tokens=self.tokenizer.tokens(
-                        lexical_text(article, article.body[span.start : span.end])
-                    ),
-                    vector=next(vectors),
-                )
+                self._new_passage(article, ordinal, span, next(vectors))
                 for ordinal, span in enumerate(p.spans)
             ]
             writes.append(
@@ -248,6 +241,28 @@ class Engine:
             report.updated += w.is_update
             report.added += not w.is_update
         return True
+
+    def _new_passage(
+        self, article: Article, ordinal: int, span: PassageSpan, vector: np.ndarray
+    ) -> NewPassage:
+        """The passage with its BM25 tokens and how many are the header's and each sentence's,
+        so quoting can take a sentence's tokens from the store instead of tokenizing it for
+        every question (a third of quoting's time). The counts are kept only when the
+        sentences' tokens, end to end, are the passage's: a word run across two sentences
+        ("one.Two") is one token of the passage, and such a passage is tokenized when quoted."""
+        tokens = self.tokenizer.tokens(lexical_text(article, article.body[span.start : span.end]))
+        header = self.tokenizer.tokens(lexical_text(article, ""))
+        by_sentence = [self.tokenizer.tokens(article.body[s.start : s.end]) for s in span.sentences]
+        exact = header + [t for sentence in by_sentence for t in sentence] == tokens
+        return NewPassage(
+            ordinal=ordinal,
+            start=span.start,
+            end=span.end,
+            sentences=span.sentences,
+            tokens=tokens,
+            vector=vector,
+            sentence_token_counts=[len(header), *map(len, by_sentence)] if exact else None,
+        )
 
     def _check_dimension(self, dimension: int) -> None:
         stored = self.store.get_meta("dimension")

@@ -117,6 +117,9 @@ class Passage:
     end: int
     text: str
     sentences: tuple[Span, ...]  # relative to the passage text
+    # Each sentence's tokens, as ingest stored them (None for passages stored before that, or
+    # whose text does not tokenize sentence by sentence): quoting need not tokenize again.
+    sentence_tokens: tuple[tuple[str, ...], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

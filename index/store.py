@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS passages (
     end INTEGER NOT NULL,
     sentences TEXT NOT NULL,
     tokens TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    sentence_token_counts TEXT
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 """
@@ -66,6 +67,9 @@ class NewPassage:
     sentences: tuple[Span, ...]  # absolute offsets into the body
     tokens: Sequence[str]
     vector: np.ndarray
+    # How many of ``tokens`` are the header's (headline, outlet, date), then each sentence's;
+    # None when the passage's tokens are not its sentences' end to end.
+    sentence_token_counts: Sequence[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,7 @@ class Store:
             self._db.execute("PRAGMA foreign_keys=ON")
             with self._lock:
                 self._db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+                _add_missing_columns(self._db)
                 self._db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('epoch', '0')",
                     (str(SCHEMA_VERSION),),
@@ -233,18 +238,20 @@ class Store:
             return {}
         with self._lock:
             rows = self._db.execute(
-                "SELECT p.id, p.article_id, p.ordinal, p.start, p.end, p.sentences, a.body "
+                "SELECT p.id, p.article_id, p.ordinal, p.start, p.end, p.sentences, a.body, "
+                "p.tokens, p.sentence_token_counts "
                 "FROM passages p JOIN articles a ON a.id = p.article_id "
                 f"WHERE p.id IN ({','.join('?' * len(ids))})",
                 list(ids),
             ).fetchall()
         out = {}
-        for pid, aid, ordinal, start, end, sentences, body in rows:
+        for pid, aid, ordinal, start, end, sentences, body, tokens, counts in rows:
             flat = json.loads(sentences)
             spans = tuple(
                 Span(flat[i] - start, flat[i + 1] - start) for i in range(0, len(flat), 2)
             )
-            out[pid] = Passage(pid, aid, ordinal, start, end, body[start:end], spans)
+            by_sentence = _split_tokens(tokens, counts, len(spans))
+            out[pid] = Passage(pid, aid, ordinal, start, end, body[start:end], spans, by_sentence)
         return out
 
     def iter_passage_rows(self, batch: int = 10_000) -> Iterator[PassageRow]:
@@ -424,7 +431,7 @@ class Store:
                     )
                 self._db.executemany(
                     "INSERT INTO passages (article_id, ordinal, start, end, sentences, tokens, "
-                    "vector) VALUES (?,?,?,?,?,?,?)",
+                    "vector, sentence_token_counts) VALUES (?,?,?,?,?,?,?,?)",
                     [
                         (
                             w.article_id,
@@ -434,6 +441,9 @@ class Store:
                             json.dumps([x for s in p.sentences for x in (s.start, s.end)]),
                             " ".join(p.tokens),
                             np.ascontiguousarray(p.vector, dtype=np.float32).tobytes(),
+                            None
+                            if p.sentence_token_counts is None
+                            else json.dumps(list(p.sentence_token_counts)),
                         )
                         for p in w.passages
                     ],
@@ -475,6 +485,33 @@ _RECORD_SELECT = (
 def _record(row: tuple) -> PassageRecord:
     pid, article_id, body, start, end, *fields, replaced = row
     return PassageRecord(pid, article_id, body[start:end], *fields, bool(replaced))
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns later versions added, for a database an older version created: NULL in the
+    rows it wrote, which readers treat as "not stored"."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(passages)")}
+    if "sentence_token_counts" not in columns:
+        db.execute("ALTER TABLE passages ADD COLUMN sentence_token_counts TEXT")
+
+
+def _split_tokens(
+    tokens: str, counts: str | None, sentences: int
+) -> tuple[tuple[str, ...], ...] | None:
+    """Each sentence's tokens out of the passage's stored tokens (header first), or None
+    when the counts are missing or do not add up to them."""
+    if counts is None:
+        return None
+    sizes = json.loads(counts)
+    words = tokens.split()
+    if len(sizes) != sentences + 1 or sum(sizes) != len(words):
+        return None
+    out = []
+    at = sizes[0]
+    for size in sizes[1:]:
+        out.append(tuple(words[at : at + size]))
+        at += size
+    return tuple(out)
 
 
 def _article(row: tuple) -> StoredArticle:

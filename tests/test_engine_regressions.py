@@ -1,11 +1,18 @@
 """Regressions found by review: each test failed on the code before its fix."""
 
+import sqlite3
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 import index.engine as engine_module
-from index.engine import Engine
-from index.model import Article
-from index.quote import find_answer_words
+from index.config import EngineConfig
+from index.engine import Engine, lexical_text
+from index.model import Article, RetrievedPassage, Span
+from index.quote import classify_question, find_answer_words, sentence_units
+from index.segment import PassageSpan
+from tests.conftest import SAMPLE_DIR
 
 
 def test_one_story_with_and_without_url_in_one_batch_does_not_crash(engine_factory):
@@ -132,3 +139,74 @@ def test_an_article_whose_url_a_copy_took_over_returns_edited_without_a_crash(en
     # Re-reading the edited article finds it by URL: unchanged, not a third copy.
     again = engine.ingest([Article("Budget", edited, "5", url="https://a.example/1", source="A")])
     assert (again.unchanged, engine.store.counts()[0]) == (1, 3)
+
+
+def _units_both_ways(engine: Engine, question: str) -> list[tuple[list, list, bool]]:
+    """Per stored passage: its sentence units from the stored tokens, the same units
+    tokenized afresh, and whether ingest stored its sentences' tokens."""
+    ids = [row.id for row in engine.store.iter_passage_rows()]
+    passages = engine.store.passages(ids)
+    articles = engine.store.articles(p.article_id for p in passages.values())
+    out = []
+    for p in passages.values():
+        stored = RetrievedPassage(p, articles[p.article_id], 1.0)
+        fresh = RetrievedPassage(replace(p, sentence_tokens=None), articles[p.article_id], 1.0)
+        kind = classify_question(question)
+        out.append(
+            (
+                sentence_units([stored], engine.tokenizer, kind, question),
+                sentence_units([fresh], engine.tokenizer, kind, question),
+                p.sentence_tokens is not None,
+            )
+        )
+    return out
+
+
+def test_quoting_takes_each_sentences_tokens_from_the_store_as_it_would_tokenize_them(
+    engine_factory,
+):
+    engine: Engine = engine_factory()
+    engine.ingest_paths([SAMPLE_DIR])
+    engine.ingest(
+        [
+            # Short sentences are joined into one quotable unit with the next.
+            Article(
+                "Ferry news", "Fog. Ferries stopped. The harbour ferry resumed on Monday.", "a"
+            ),
+        ]
+    )
+    both = _units_both_ways(engine, "When did the harbour ferry resume?")
+    assert len(both) >= 2 and all(stored for _, _, stored in both)
+    for from_store, tokenized, _ in both:
+        assert from_store == tokenized
+
+
+def test_sentence_tokens_are_not_stored_when_they_are_not_the_passages(engine_factory):
+    # Sentences that touch ("May 1.The"): the passage's "1.the" is a word neither holds.
+    engine: Engine = engine_factory()
+    body = "The strike lasted until May 1.The trains ran again."
+    article = Article("Rail news", body, "b")
+    vector = np.ones(4, dtype=np.float32)
+    touching = PassageSpan(0, len(body), (Span(0, 30), Span(30, len(body))))
+    passage = engine._new_passage(article, 0, touching, vector)
+    assert passage.sentence_token_counts is None
+    assert passage.tokens == engine.tokenizer.tokens(lexical_text(article, body))
+    whole = PassageSpan(0, len(body), (Span(0, len(body)),))
+    assert engine._new_passage(article, 0, whole, vector).sentence_token_counts is not None
+
+
+def test_a_store_from_before_sentence_tokens_gains_the_column_and_still_quotes(tmp_path, encoder):
+    data = tmp_path / "data"
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        engine.ingest_paths([SAMPLE_DIR])
+    db = sqlite3.connect(data / "newsbot.sqlite3")
+    db.execute("ALTER TABLE passages DROP COLUMN sentence_token_counts")  # as versions before
+    db.commit()
+    db.close()
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        both = _units_both_ways(engine, "When is the Shangri-La Dialogue?")
+        assert both and not any(stored for _, _, stored in both)
+        assert all(from_store == tokenized for from_store, tokenized, _ in both)
+        assert not engine.quote_answer("When is the Shangri-La Dialogue?").abstained
+        engine.ingest([Article("Ferry news", "The harbour ferry resumed on Monday morning.", "a")])
+        assert any(stored for _, _, stored in _units_both_ways(engine, "When did it resume?"))
