@@ -49,14 +49,15 @@ class EngineConfig:
     # reordering the top 10 by whole-question coverage x 0.08: MRR@10 0.723 -> 0.755,
     # evidence recall@10 0.745 -> 0.771 (depth 20).
     sentence_weight: float = 0.12
-    # 15 and 20 score the same for the reorder alone (dev MRR@10 0.767 / 0.768). 20 gives the
-    # part slots below more to choose from (evidence recall@10 0.779 -> 0.784) but tokenizes
-    # a third more sentences: +1.6 ms a question, which the p50 budget of 20 ms cannot spare.
-    rerank_depth: int = 15
+    # 15 and 20 score the same for the reorder alone (dev MRR@10 0.767 / 0.768); 20 gives the
+    # part slots below more to choose from (evidence recall@10 0.779 -> 0.784). It costs
+    # ~0.8 ms a question over 15 now that sentences' tokens come from the store (1.6 ms when
+    # every sentence was tokenized per question).
+    rerank_depth: int = 20
     # Then, for a question that asks several things, up to this many parts get the passage
     # that covers them best (at least ``part_slot_share`` of their headline-free words) when
     # no kept passage covers them as well, in place of an already kept article's last
-    # passage (dev evidence recall@10 0.770 -> 0.779; 0 turns it off) ...
+    # passage (dev evidence recall@10 0.770 -> 0.784; 0 turns it off) ...
     part_slots: int = 2
     part_slot_share: float = 0.3
     # ... and the kept passages are reordered by + this x their best sentence's coverage of
