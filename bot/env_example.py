@@ -51,6 +51,11 @@ DESCRIPTIONS = {
         "How much of a part's words (those its headline lacks) a passage must cover to be "
         "brought in for it."
     ),
+    "article_temperature": (
+        "For a which/who question: how sharply each article's passages split its chance of "
+        "holding a fact when choosing the kept passages; 0: rank by score alone."
+    ),
+    "article_depth": "How many fused passages a which/who question's kept passages come from.",
     "clause_weight": (
         "How far a kept passage moves up when a sentence covers one part of a question "
         "that asks several things."

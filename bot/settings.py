@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     rerank_depth: int = _ENGINE.rerank_depth
     part_slots: int = _ENGINE.part_slots
     part_slot_share: float = _ENGINE.part_slot_share
+    article_temperature: float = _ENGINE.article_temperature
+    article_depth: int = _ENGINE.article_depth
     clause_weight: float = _ENGINE.clause_weight
     rrf_k: int = _ENGINE.rrf_k
     dense_first_pass_from: int = _ENGINE.dense_first_pass_from
@@ -126,6 +128,8 @@ class Settings(BaseSettings):
             rerank_depth=self.rerank_depth,
             part_slots=self.part_slots,
             part_slot_share=self.part_slot_share,
+            article_temperature=self.article_temperature,
+            article_depth=self.article_depth,
             clause_weight=self.clause_weight,
             rrf_k=self.rrf_k,
             dense_first_pass_from=self.dense_first_pass_from,

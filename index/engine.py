@@ -307,7 +307,11 @@ class Engine:
         timings["embed"] = (time.perf_counter() - t0) * 1000
         parsed = parse_query(search_text, self.tokenizer, self.backend.known_sources())
         rerank = bool(cfg.sentence_weight) and retriever == "hybrid"  # ablations stay pure
-        depth = max(cfg.top_k, cfg.rerank_depth) if rerank else cfg.top_k
+        kind = classify_question(question)
+        spread = rerank and cfg.article_temperature > 0 and kind in ("which", "who")
+        depth = cfg.top_k
+        if rerank:
+            depth = max(depth, cfg.article_depth if spread else cfg.rerank_depth)
         hits = self.backend.search(parsed, vector, k=depth, filters=filters, kind=retriever)
         timings.update(hits.timings_ms)
 
@@ -316,7 +320,6 @@ class Engine:
         timings["load"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        kind = classify_question(question)
         idf = self.backend.idf
         units = sentence_units(retrieved, self.tokenizer, kind, question)
         if rerank and retrieved:
@@ -334,6 +337,8 @@ class Engine:
                 cfg.clause_weight,
                 cfg.part_slots,
                 cfg.part_slot_share,
+                cfg.article_temperature if spread else 0.0,
+                parsed.sources,
             )
         # A follow-up's sentence answers the question it follows too: rank by both.
         ranked = rank_sentences(units, parsed.tokens, idf)

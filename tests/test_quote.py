@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from index.model import ConfidenceSignals, Passage, RetrievedPassage, Span, StoredArticle
 from index.quote import (
+    ArticleWeights,
     ConfidenceWeights,
     answer_confidence,
+    article_features,
     classify_question,
     find_answer_words,
     headline_free_coverage,
+    rank_by_article_share,
     rank_sentences,
     rerank_by_best_sentence,
     reserve_part_slots,
@@ -273,3 +277,45 @@ def test_rerank_brings_in_the_passage_of_an_unanswered_part():
     assert [kept[1].passage.text[u.span.start : u.span.end] for u in rail_units] == [
         "The rail strike began on Monday."
     ]
+
+
+def test_article_features_score_ratio_parts_led_and_named_outlet():
+    scores = [0.10, 0.08, 0.05, 0.04]
+    articles = ["a", "a", "b", "c"]
+    by_part = [{0: 0.1, 2: 0.9}, {0: 0.5}]  # "b" covers the first part best, "a" the second
+    features = article_features(scores, articles, ["X", "X", "Y", "Z"], by_part, {"Y"})
+    assert features == {
+        "a": pytest.approx((1.0, 1.0, 0.0)),
+        "b": pytest.approx((0.5, 1.0, 1.0)),
+        "c": pytest.approx((0.4, 0.0, 0.0)),
+    }
+    assert article_features(scores, articles, ["X", "X", "Y", "Z"], [], ())["a"][1:] == (0.0, 0.0)
+
+
+def test_an_articles_passages_split_its_chance():
+    scores = [0.100, 0.099, 0.098, 0.050]
+    articles = ["a", "a", "a", "b"]
+    features = {"a": (1.0, 0.0, 1.0), "b": (0.5, 0.0, 0.0)}
+    # Equal chances: the lone passage of "b" holds all of its article's, "a"'s three share.
+    even = ArticleWeights(score_ratio=0.0, parts_led=0.0, outlet_named=0.0, bias=0.0)
+    assert rank_by_article_share(scores, articles, features, 60.0, even) == [3, 0, 1, 2]
+    # An article the question points at (its outlet named) outweighs a long shot.
+    named = ArticleWeights(score_ratio=0.0, parts_led=0.0, outlet_named=10.0, bias=-5.0)
+    assert rank_by_article_share(scores, articles, features, 60.0, named) == [0, 1, 2, 3]
+
+
+def test_rerank_by_article_share_brings_in_the_named_outlets_article():
+    lead = _retrieved(1, "The ferry sails daily.", 0.050, "Ferry news")
+    more = _retrieved(2, "The ferry has a new captain.", 0.049, "Ferry news")
+    more = RetrievedPassage(more.passage, lead.article, more.score)  # the lead's article
+    rail = _retrieved(3, "The rail strike began on Monday.", 0.048, "Rail news")
+    rail = RetrievedPassage(rail.passage, replace(rail.article, source="Rail Times"), rail.score)
+    passages = [lead, more, rail]
+    units = sentence_units(passages, NewsTokenizer(), "which", "")
+    kept, _ = rerank_by_best_sentence(passages, units, {}, 0.0, 2)
+    assert [rp.passage.id for rp in kept] == [1, 2]
+    kept, renumbered = rerank_by_best_sentence(
+        passages, units, {}, 0.0, 2, article_temperature=60.0, named_outlets=("Rail Times",)
+    )
+    assert [rp.passage.id for rp in kept] == [3, 1]
+    assert {u.passage_index for u in renumbered} == {0, 1}
