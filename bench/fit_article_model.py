@@ -30,7 +30,7 @@ from corpus import CACHE_ROOT, CORPUS_PATH, QUESTIONS_PATH, log  # noqa: E402
 
 from index.config import EngineConfig  # noqa: E402
 from index.engine import Engine  # noqa: E402
-from index.evaluate import first_words, load_questions, normalize_for_match  # noqa: E402
+from index.evaluate import load_questions, passage_hits  # noqa: E402
 from index.quote import (  # noqa: E402
     ArticleWeights,
     article_features,
@@ -49,7 +49,6 @@ def collect(engine: Engine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     questions, _ = load_questions(QUESTIONS_PATH)
     rows, labels, groups = [], [], []
     for n, q in enumerate(q for q in questions if q.answerable):
-        facts = [normalize_for_match(f) for f in q.evidence if f.strip()]
         parsed = parse_query(q.question, engine.tokenizer, engine.backend.known_sources())
         vector = engine.encoder.encode_question(q.question)
         hits = engine.backend.search(parsed, vector, k=cfg.article_depth)
@@ -65,11 +64,8 @@ def collect(engine: Engine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         features = article_features(
             scores, articles, [rp.article.source for rp in pool], by_part, parsed.sources
         )
-        holding = {
-            rp.article.id
-            for rp in pool
-            if any(f in normalize_for_match(first_words(rp.passage.text, 300)) for f in facts)
-        }
+        hits_fact = passage_hits([rp.passage.text for rp in pool], q.evidence)
+        holding = {rp.article.id for rp, hit in zip(pool, hits_fact, strict=True) if hit}
         for article, row in features.items():
             rows.append(row)
             labels.append(article in holding)
