@@ -320,10 +320,7 @@ def article_features(
     parts of the question its passage covers best of all, and whether the question names its
     outlet. Three signals did as well as eleven (dev evidence recall@10 0.791 / 0.794)."""
     top = max(scores, default=0.0)
-    leaders = [
-        articles[max(range(len(articles)), key=lambda i: (part.get(i, 0.0), -i))]
-        for part in by_part
-    ]
+    leaders = [articles[_part_leader(part, len(articles))] for part in by_part]
     outlet: dict[str, str | None] = {}
     for article, source in zip(articles, sources, strict=True):
         outlet.setdefault(article, source)
@@ -377,6 +374,12 @@ def _best_by_article(scores: Sequence[float], articles: Sequence[str]) -> dict[s
     return best
 
 
+def _part_leader(part: dict[int, float], count: int) -> int:
+    """The passage (of ``count``) that covers this part of the question best; a tie goes to
+    the better fused one, the lower index."""
+    return max(range(count), key=lambda i: (part.get(i, 0.0), -i))
+
+
 def _logistic(z: float) -> float:
     # Past +-50 the answer is 0 or 1 anyway; unclamped, math.exp overflows (a question citing
     # a hundred-odd outlets we lack did).
@@ -403,7 +406,7 @@ def reserve_part_slots(
     for part in by_part:
         if swaps == max_swaps:
             break
-        best = max(range(len(articles)), key=lambda i: (part.get(i, 0.0), -i))
+        best = _part_leader(part, len(articles))
         share = part.get(best, 0.0)
         if share < min_share or max((part.get(i, 0.0) for i in kept), default=0.0) >= share:
             continue
