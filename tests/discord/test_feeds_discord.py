@@ -239,11 +239,14 @@ async def poll(bot: NewsBot, feed: Feed):
     return await bot.feeds.poll_now(fresh)
 
 
-async def add_and_subscribe(fake: FakeDiscord, site: Site, channel_id: int) -> None:
+async def add_and_subscribe(bot: NewsBot, fake: FakeDiscord, site: Site, channel_id: int) -> Feed:
+    """The site's feed added and every feed subscribed in ``channel_id``, through the slash
+    commands; the new feed."""
     _, added = await command(fake, "feeds", subcommand("add", url=site.feed_url))
     assert "Added feed" in reply_text(added), reply_text(added)
     _, subscribed = await command(fake, "subscribe", {"channel": channel_id})
     assert "will be posted in" in reply_text(subscribed), reply_text(subscribed)
+    return only_feed(bot, fake.guild_id)
 
 
 def engine_ids(engine: Engine, url: str) -> list[str]:
@@ -348,9 +351,8 @@ async def test_polling_never_holds_up_a_question(
     page_served = threading.Event()
     with ErrorLogGuard(GUARDED):
         async with running_bot(fake, engine, feed_settings) as bot:
-            await add_and_subscribe(fake, site, fake.channel_id)
+            feed = await add_and_subscribe(bot, fake, site, fake.channel_id)
             site.publish(1, gate=page_served)  # the new article's page waits for the test
-            feed = only_feed(bot, fake.guild_id)
             assert bot.feeds is not None
             bot.feeds.registry.set_next_poll(feed.id, 0)
             bot.feeds.wake()
@@ -472,8 +474,7 @@ async def test_refused_post_keeps_the_subscription_and_pauses_after_repeated_fai
     with ErrorLogGuard(GUARDED):
         async with running_bot(fake, engine, feed_settings) as bot:
             assert bot.feeds is not None
-            await add_and_subscribe(fake, site, gone)
-            feed = only_feed(bot, fake.guild_id)
+            feed = await add_and_subscribe(bot, fake, site, gone)
             [sub] = bot.feeds.registry.subscriptions()
             site.publish(1)
             fake.fail_next("POST", f"/channels/{gone}/messages", 404, code=10003)
@@ -517,8 +518,7 @@ async def test_a_headline_discord_refuses_is_skipped_not_retried_forever(
     with ErrorLogGuard(GUARDED):
         async with running_bot(fake, engine, feed_settings) as bot:
             assert bot.feeds is not None
-            await add_and_subscribe(fake, site, channel)
-            feed = only_feed(bot, fake.guild_id)
+            feed = await add_and_subscribe(bot, fake, site, channel)
             [sub] = bot.feeds.registry.subscriptions()
             site.publish(1, 3)
             fake.fail_next(
@@ -558,8 +558,7 @@ async def test_overlapping_subscriptions_post_each_headline_once_per_channel(
         async with running_bot(fake, engine, feed_settings) as bot:
             assert bot.feeds is not None
             registry = bot.feeds.registry
-            await add_and_subscribe(fake, site, channel)  # every feed
-            feed = only_feed(bot, fake.guild_id)
+            feed = await add_and_subscribe(bot, fake, site, channel)  # every feed
             for where, include in ((channel, "lighthouse"), (other, None)):
                 options = {"channel": where, "feed": str(feed.id), "include": include}
                 _, subscribed = await command(fake, "subscribe", options)
@@ -587,8 +586,7 @@ async def test_unsubscribe_stops_the_posts(
     site.publish(2)
     with ErrorLogGuard(GUARDED):
         async with running_bot(fake, engine, feed_settings) as bot:
-            await add_and_subscribe(fake, site, fake.channel_id)
-            feed = only_feed(bot, fake.guild_id)
+            feed = await add_and_subscribe(bot, fake, site, fake.channel_id)
             assert bot.feeds is not None
             [sub] = bot.feeds.registry.subscriptions()
             payload = fake.autocomplete_payload("unsubscribe", {"subscription": "ne"})
