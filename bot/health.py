@@ -17,7 +17,7 @@ API, for the front end that runs the bot (``newsbot serve``)::
                                            # not client.is_closed() and latency is finite
     state.set_connected(False)             # on_disconnect
     metrics.observe_answer(abstained=a.abstained, seconds=dt)   # once per question replied to
-    metrics.feed_errors.inc()              # once per failed feed fetch or parse
+    metrics.observe_feed_errors(len(result.errors))   # after each feed poll
     ...
     if runner is not None:
         await runner.cleanup()             # on shutdown
@@ -32,7 +32,8 @@ same JSON: ``{"gateway_connected", "last_heartbeat_age_s", "index_loaded", "arti
 - ``newsbot_abstentions_total``: of those, the ones it declined to answer
 - ``newsbot_answer_latency_seconds``: histogram of the time from question to reply
 - ``newsbot_articles_indexed``: articles in the served index (follows ``HealthState.articles``)
-- ``newsbot_feed_errors_total``: failed feed fetches or parses
+- ``newsbot_feed_errors_total``: failed feed fetches or parses, and feed items that could not
+  be fetched or stored (each a WARNING line naming its URL)
 
 ``probe`` is the client side, used by ``newsbot healthcheck`` (the image's HEALTHCHECK): it
 needs nothing but the standard library.
@@ -150,6 +151,10 @@ class Metrics:
             self.abstentions.inc()
         if math.isfinite(seconds) and seconds >= 0:
             self.answer_latency.observe(seconds)
+
+    def observe_feed_errors(self, count: int) -> None:
+        if count > 0:
+            self.feed_errors.inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

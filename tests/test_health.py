@@ -93,7 +93,8 @@ async def test_metrics_are_prometheus_text_with_the_counts(server):
     metrics.observe_answer(abstained=False, seconds=0.2)
     metrics.observe_answer(abstained=False, seconds=0.4)
     metrics.observe_answer(abstained=True, seconds=3.0)
-    metrics.feed_errors.inc(2)
+    metrics.observe_feed_errors(2)
+    metrics.observe_feed_errors(0)  # a poll without errors
     state.set_index(loaded=True, articles=42)
 
     status, ctype, text = await get(base + "/metrics")

@@ -127,7 +127,7 @@ class NewsBot(discord.Client):
         register_commands(self)
         register_feed_commands(self)
         # Feeds need the engine (they ingest); a sync-only bot has none and polls nothing.
-        self.feeds = LiveFeeds(self, settings, engine) if engine is not None else None
+        self.feeds = LiveFeeds(self, settings, engine, metrics) if engine is not None else None
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._articles: OrderedDict[str, list[discord.Embed]] = OrderedDict()
         self._sources: list[tuple[str, int]] | None = None

@@ -31,7 +31,7 @@ import sqlite3
 import time
 from collections.abc import Coroutine
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import discord
@@ -58,6 +58,12 @@ IDLE_SECONDS = 30.0
 POSTS_GRACE_SECONDS = 2.0
 
 
+class FeedMetrics(Protocol):
+    """What the feeds report to ``bot.health.Metrics`` (optional, like the answer metrics)."""
+
+    def observe_feed_errors(self, count: int) -> None: ...
+
+
 class Sent(enum.Enum):
     """What became of one message to a subscription's channel."""
 
@@ -79,10 +85,17 @@ class LiveFeeds:
     """The bot's feed poller and headline poster; ``start`` in ``setup_hook``, ``stop`` on
     close."""
 
-    def __init__(self, client: discord.Client, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        settings: Settings,
+        engine: Engine,
+        metrics: FeedMetrics | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.engine = engine
+        self.metrics = metrics
         self._registry: Registry | None = None
         self._thread: PollerThread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -183,17 +196,25 @@ class LiveFeeds:
         if self._thread is None:
             raise RuntimeError("LiveFeeds.start() has not run")
         result = await self._thread.poll_once(feed)
+        self._count_errors(result)
         if not result.failed:
             await self.post_pending(result.feed)
         return result
 
     def _on_result(self, result: PollResult) -> None:
         """Called on the poller thread after each background poll: post on the bot's loop."""
+        self._count_errors(result)
         loop = self._loop
         if result.failed or self._closing or loop is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):  # the bot's loop closed meanwhile
             loop.call_soon_threadsafe(self._spawn_posts, result.feed)
+
+    def _count_errors(self, result: PollResult) -> None:
+        # A failed feed and each item that could not be fetched or stored: the error lines
+        # the poller logged. (prometheus counters may be bumped from the poller's thread.)
+        if self.metrics is not None:
+            self.metrics.observe_feed_errors(len(result.errors))
 
     def _spawn_posts(self, feed: Feed) -> None:
         if not self._closing:

@@ -25,6 +25,7 @@ import pytest
 from bot.discord.client import NewsBot
 from bot.discord.feeds import PAUSE_AFTER_FAILURES
 from bot.discord.serve import serve
+from bot.health import Metrics
 from bot.settings import Settings
 from index.engine import Engine
 from index.feeds.registry import Feed, Registry
@@ -627,6 +628,33 @@ async def test_sigterm_stops_polling_cleanly_even_mid_poll(
     assert time.monotonic() - stopping_at < feed_settings.shutdown_grace_seconds + 4
     assert not [t for t in threading.enumerate() if t.name == "newsbot-feeds"]
     assert not fake.connected
+
+
+async def test_feed_errors_are_counted_in_the_metrics(
+    fake: FakeDiscord, engine: Engine, feed_settings: Settings, site: Site
+) -> None:
+    """``newsbot_feed_errors_total`` counts the error lines the poller logs, from the
+    background loop and from ``/feeds add`` alike (it was documented but never counted)."""
+    metrics = Metrics()
+    site.publish(2)
+    with ErrorLogGuard(GUARDED):
+        async with running_bot(fake, engine, feed_settings, metrics=metrics) as bot:
+            assert bot.feeds is not None
+            feed = await add_and_subscribe(bot, fake, site, fake.channel_id)
+            assert metrics.feed_errors._value.get() == 0
+
+            site.server.route("/feed.xml", Route("down for maintenance", status=503))
+            bot.feeds.registry.set_next_poll(feed.id, 0)
+            bot.feeds.wake()
+            await fake.wait_until(
+                lambda: metrics.feed_errors._value.get() == 1, what="the failed background poll"
+            )
+
+            missing = site.server.url("/no-such-feed.xml")
+            _, added = await command(fake, "feeds", subcommand("add", url=missing))
+            assert "Its first poll failed:" in reply_text(added)
+            assert metrics.feed_errors._value.get() == 2
+    assert "newsbot_feed_errors_total 2.0" in metrics.render().decode()
 
 
 async def test_feeds_add_reports_a_failing_feed_in_one_line(
