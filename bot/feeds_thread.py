@@ -66,10 +66,6 @@ class PollerThread:
         self._thread.start()
         await asyncio.wait_for(asyncio.wrap_future(self._ready), timeout)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     def _main(self) -> None:
         try:
             asyncio.run(self._serve())

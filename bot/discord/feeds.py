@@ -321,9 +321,7 @@ class LiveFeeds:
             posts = tuple(p for p in batch.posts if p.article_id not in posted)
             ids = tuple(a for a in batch.article_ids if a not in posted)
             if ids:
-                kept.append(
-                    replace(batch, posts=posts, more=len(ids) - len(posts), article_ids=ids)
-                )
+                kept.append(replace(batch, posts=posts, article_ids=ids))
         return kept
 
     async def _outlet(self, post: PendingPost, feed: Feed) -> str:

@@ -92,6 +92,3 @@ class ConversationMemory:
         turns.append((self._clock(), question))
         while len(self._turns) > self.max_conversations:
             self._turns.popitem(last=False)
-
-    def forget(self, key: ConversationKey) -> None:
-        self._turns.pop(key, None)

@@ -42,10 +42,6 @@ class WorkerPool:
     def running(self) -> int:
         return self._running
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on a worker thread, after waiting for a free worker."""
         if self._closed:

@@ -187,8 +187,11 @@ class FeedBatch:
 
     feed: Feed
     posts: tuple[PendingPost, ...]
-    more: int
     article_ids: tuple[str, ...]
+
+    @property
+    def more(self) -> int:
+        return len(self.article_ids) - len(self.posts)
 
 
 _FEED_COLUMNS = (
@@ -551,7 +554,6 @@ class Registry:
                 FeedBatch(
                     feed=feed,
                     posts=shown,
-                    more=len(posts) - len(shown),
                     article_ids=tuple(p.article_id for p in posts),
                 )
             )
