@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from index.feeds.config import FeedConfig
-from index.feeds.fetch import FetchError, SafeFetcher, blocked_reason
+from index.feeds.fetch import FetchError, SafeFetcher, blocked_reason, refused_feed_url
 from tests.support.http_server import LocalServer, Route
 
 
@@ -283,3 +283,26 @@ def test_blocked_addresses(address):
 @pytest.mark.parametrize("address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"])
 def test_public_addresses_pass(address):
     assert blocked_reason(ipaddress.ip_address(address)) is None
+
+
+async def test_a_feed_url_is_refused_at_add_time_only_for_where_it_points():
+    """``/feeds add`` refuses a URL whose host is private (not kept, not retried), but not
+    one that merely fails to resolve now or resolves slowly: the polls report those."""
+    resolver = names({"intranet.test": ["10.0.0.7"], "news.test": ["93.184.216.34"]})
+
+    async def slow(host: str, port: int) -> list[str]:
+        await asyncio.sleep(5)
+        return ["10.0.0.7"]
+
+    refused = await refused_feed_url("http://intranet.test/rss", (), 1.0, resolver)
+    assert refused == (
+        "http://intranet.test/rss: refused: 10.0.0.7 is a private address "
+        "(intranet.test resolves to 10.0.0.7)"
+    )
+    assert "cloud metadata" in (await refused_feed_url("http://169.254.169.254/", (), 1.0) or "")
+    assert await refused_feed_url("http://news.test/rss", (), 1.0, resolver) is None
+    assert (
+        await refused_feed_url("http://intranet.test/rss", ["intranet.test"], 1.0, resolver) is None
+    )
+    assert await refused_feed_url("http://gone.test/rss", (), 1.0, resolver) is None
+    assert await refused_feed_url("http://slow.test/rss", (), 0.05, slow) is None

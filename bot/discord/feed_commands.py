@@ -29,6 +29,7 @@ from bot.discord.text import (
     squash,
 )
 from bot.feeds_thread import PollerStopped
+from index.feeds.fetch import refused_feed_url
 from index.feeds.registry import Feed, Registry, RegistryError, Subscription
 from index.feeds.urls import is_http_url
 
@@ -154,6 +155,12 @@ def register_feed_commands(bot: NewsBot) -> None:
                 )
             if any(f.url == url for f in own):
                 raise FeedRefused("This server already has that feed (see `/feeds list`).")
+            settings = bot.settings
+            refusal = await refused_feed_url(
+                url, settings.allow_hosts, settings.fetch_timeout_seconds
+            )
+            if refusal:
+                raise FeedRefused(f"That feed was not added: {fit_escaped(refusal, 1500)}.")
             try:
                 feed, result = await live.add_feed(
                     url, guild_id=guild_id, name=squash(name) if name else None

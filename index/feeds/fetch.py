@@ -68,6 +68,11 @@ class FetchError(SourceError):
         self.status = status
 
 
+class RefusedAddress(FetchError):
+    """A URL that points where nothing is fetched from: a private, loopback, link-local or
+    cloud-metadata address. Unlike a failed fetch, retrying cannot help."""
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     """What one fetch brought back. ``url`` is the final URL after redirects."""
@@ -123,6 +128,64 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+async def checked_addresses(
+    url: str,
+    current: str,
+    host: str,
+    port: int,
+    allow: frozenset[str],
+    resolve: Resolver = system_resolver,
+) -> list[IPAddress] | None:
+    """Every address ``host`` has, all of them public; None when the host is allow-listed.
+    Raises ``RefusedAddress`` for a blocked one, ``FetchError`` when the host does not
+    resolve."""
+    if host in allow:
+        return None
+    try:
+        addresses: list[IPAddress] = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            found = await resolve(host, port)
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
+        except (OSError, ValueError) as exc:
+            raise FetchError(url, f"cannot resolve host {host!r} ({exc})") from None
+    if not addresses:
+        raise FetchError(url, f"cannot resolve host {host!r}")
+    for ip in addresses:  # every address: a connect may pick any of them
+        reason = blocked_reason(ip)
+        if reason:
+            via = f" ({host} resolves to {ip})" if str(ip) != host else ""
+            raise RefusedAddress(url, f"{_refused(url, current)}: {ip} is {reason}{via}")
+    return addresses
+
+
+async def refused_feed_url(
+    url: str,
+    allow_hosts: Sequence[str],
+    timeout: float,
+    resolve: Resolver = system_resolver,
+) -> str | None:
+    """Why a feed URL a member gives is refused for where it points (one line naming it), or
+    None. Checked when the feed is added, so such a URL is not kept and retried forever; a
+    host that does not resolve now (or not within ``timeout``) is not refused: the polls
+    will say so, with backoff."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        async with asyncio.timeout(timeout):
+            await checked_addresses(url, url, host, port, _allow_set(allow_hosts), resolve)
+    except RefusedAddress as exc:
+        return str(exc)
+    except (FetchError, ValueError, TimeoutError):
+        return None
+    return None
+
+
+def _allow_set(hosts: Sequence[str]) -> frozenset[str]:
+    return frozenset(h.strip().lower().strip("[]") for h in hosts)
+
+
 class SafeFetcher:
     """Async HTTP GET with the SSRF guard, caps and politeness above; use ``async with``.
 
@@ -139,7 +202,7 @@ class SafeFetcher:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
-        self._allow = frozenset(h.strip().lower().strip("[]") for h in config.allow_hosts)
+        self._allow = _allow_set(config.allow_hosts)
         self._resolve = resolver or system_resolver
         self._client = httpx.AsyncClient(
             follow_redirects=False,
@@ -221,25 +284,8 @@ class SafeFetcher:
     async def _checked_target(self, url: str, current: str, host: str, port: int) -> httpx.URL:
         """The URL to connect to: pinned to a checked public IP, or as is when allow-listed."""
         target = httpx.URL(current)
-        if host in self._allow:
-            return target
-        try:
-            literal = ipaddress.ip_address(host)
-            addresses: list[IPAddress] = [literal]
-        except ValueError:
-            try:
-                found = await self._resolve(host, port)
-                addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
-            except (OSError, ValueError) as exc:
-                raise FetchError(url, f"cannot resolve host {host!r} ({exc})") from None
-        if not addresses:
-            raise FetchError(url, f"cannot resolve host {host!r}")
-        for ip in addresses:  # every address: a connect may pick any of them
-            reason = blocked_reason(ip)
-            if reason:
-                via = f" ({host} resolves to {ip})" if str(ip) != host else ""
-                raise FetchError(url, f"{_refused(url, current)}: {ip} is {reason}{via}")
-        return target.copy_with(host=str(addresses[0]))
+        addresses = await checked_addresses(url, current, host, port, self._allow, self._resolve)
+        return target if addresses is None else target.copy_with(host=str(addresses[0]))
 
     async def _request(
         self, url: str, current: str, target: httpx.URL, host: str, headers: dict[str, str]

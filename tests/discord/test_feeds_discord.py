@@ -657,6 +657,26 @@ async def test_feed_errors_are_counted_in_the_metrics(
     assert "newsbot_feed_errors_total 2.0" in metrics.render().decode()
 
 
+async def test_feeds_add_refuses_a_private_address_and_keeps_nothing(
+    fake: FakeDiscord, engine: Engine, feed_settings: Settings
+) -> None:
+    """A member's URL that points inside the host's network is refused when it is added, not
+    kept and refused again at every poll (allow-listed hosts, like the tests' 127.0.0.1, pass)."""
+    with ErrorLogGuard(GUARDED):
+        async with running_bot(fake, engine, feed_settings) as bot:
+            assert bot.feeds is not None
+            for url, why in (
+                ("http://169.254.169.254/latest/meta-data/", "a cloud metadata address"),
+                ("http://10.1.2.3/feed.xml", "a private address"),
+                ("http://[::1]:8080/rss", "a loopback address"),
+            ):
+                _, reply = await command(fake, "feeds", subcommand("add", url=url))
+                text = reply_text(reply)
+                assert text.startswith("That feed was not added:") and why in text, text
+                assert is_private(reply)
+            assert bot.feeds.registry.feeds() == []
+
+
 async def test_feeds_add_reports_a_failing_feed_in_one_line(
     fake: FakeDiscord, engine: Engine, feed_settings: Settings, site: Site
 ) -> None:
