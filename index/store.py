@@ -42,6 +42,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS articles_url ON articles(url) WHERE url IS NOT
 CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_ts);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+-- The headline listing's order with every column it reads or filters on: the listing,
+-- /headlines and the /article autocomplete (every keystroke) walk this instead of reading
+-- each article row, whose body sits before published_ts (39k articles: 56 ms -> 0.03 ms for
+-- the newest 25; a topic that matches nothing 62 -> 9 ms).
+CREATE INDEX IF NOT EXISTS articles_recent ON articles(
+    published_ts IS NULL, published_ts DESC, ingested_at DESC,
+    source, title, json_extract(metadata, '$.category'), published, url, id
+);
 -- AUTOINCREMENT: passage ids are never reused, so an older index snapshot can never point
 -- at a different passage than the one it indexed.
 CREATE TABLE IF NOT EXISTS passages (
@@ -372,7 +380,10 @@ class Store:
             args += [f"%{topic}%", f"%{topic}%"]
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, title, source, published, url FROM articles WHERE "
+                # Forced: for a date range the planner picks articles_published and sorts
+                # every article in it (90 days of 39k articles: 131 ms, against 0.02 here).
+                "SELECT id, title, source, published, url FROM articles "
+                "INDEXED BY articles_recent WHERE "
                 + " AND ".join(where)
                 + " ORDER BY published_ts IS NULL, published_ts DESC, ingested_at DESC "
                 "LIMIT ? OFFSET ?",

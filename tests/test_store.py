@@ -167,6 +167,25 @@ def test_headlines_newest_first_unknown_dates_last_and_filters(store):
     assert h.published == datetime(2023, 5, 9, 8, tzinfo=UTC) and h.url == "u2"
 
 
+def test_headline_queries_walk_the_recent_index_not_the_article_rows(store):
+    """Each listing, filtered or not, reads ``articles_recent`` in order and stops at the
+    limit: no scan of the article rows (bodies and all) and no sort of every article."""
+    store.write_batch([_write(_article("Old", "Old news here.", url="u1", day=1))])
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        since = datetime(2023, 5, 1, tzinfo=UTC)
+        store.headlines(limit=25)
+        store.headlines(limit=25, source="reuters", since=since, until=since, topic="mid")
+    finally:
+        store._db.set_trace_callback(None)
+    listings = [sql for sql in statements if sql.lstrip().startswith("SELECT")]
+    assert len(listings) == 2
+    for sql in listings:
+        plan = " | ".join(row[-1] for row in store._db.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "INDEX articles_recent" in plan and "TEMP B-TREE" not in plan, plan
+
+
 def test_reopening_keeps_everything(tmp_path):
     path = tmp_path / "newsbot.sqlite3"
     s = Store(path)
