@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import time
@@ -268,11 +269,15 @@ class NewsBot(discord.Client):
             log.warning("source autocomplete failed: %s", exc)
             return []
         needle = current.casefold().strip()
-        return [
-            app_commands.Choice(name=fit(f"{name} ({count})", CHOICE_NAME), value=name)
+        matches = (
+            (name, count)
             for name, count in self._sources
             if needle in name.casefold() and len(name) <= CHOICE_VALUE
-        ][:CHOICES]
+        )
+        return [
+            app_commands.Choice(name=fit(f"{name} ({count})", CHOICE_NAME), value=name)
+            for name, count in itertools.islice(matches, CHOICES)
+        ]
 
     # -- shutdown ----------------------------------------------------------------------------
 

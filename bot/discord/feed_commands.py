@@ -9,6 +9,7 @@ as such but cannot be removed from Discord. Registry calls run in the bot's I/O 
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,8 @@ from index.feeds.urls import is_http_url
 if TYPE_CHECKING:
     from bot.discord.client import NewsBot
     from bot.discord.feeds import LiveFeeds
+
+log = logging.getLogger("newsbot.discord.feeds")
 
 # Per server: enough for a newsroom's worth of outlets, few enough that one server cannot
 # make the bot poll the web on its behalf without bound.
@@ -114,7 +117,11 @@ def register_feed_commands(bot: NewsBot) -> None:
     ) -> list[app_commands.Choice[str]]:
         if bot.feeds is None or not can_manage(interaction):
             return []
-        feeds = await bot.io.run(guild_feeds, bot.feeds.registry, _guild_id(interaction))
+        try:
+            feeds = await bot.io.run(guild_feeds, bot.feeds.registry, _guild_id(interaction))
+        except Exception as exc:  # busy, closing, the database: no suggestions this keystroke
+            log.warning("feed autocomplete failed: %s", exc)
+            return []
         needle = current.casefold().strip().lstrip("#")
         return [
             app_commands.Choice(
@@ -319,7 +326,11 @@ def register_feed_commands(bot: NewsBot) -> None:
     ) -> list[app_commands.Choice[str]]:
         if bot.feeds is None or not can_manage(interaction):
             return []
-        subs, feeds = await subscriptions_and_feeds(bot.feeds, _guild_id(interaction))
+        try:
+            subs, feeds = await subscriptions_and_feeds(bot.feeds, _guild_id(interaction))
+        except Exception as exc:  # busy, closing, the database: no suggestions this keystroke
+            log.warning("subscription autocomplete failed: %s", exc)
+            return []
         needle = current.casefold().strip().lstrip("#")
         choices = [
             app_commands.Choice(name=subscription_name(s, feeds), value=str(s.id)) for s in subs
