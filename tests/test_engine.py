@@ -514,7 +514,7 @@ def test_source_filters_and_browsing(engine_factory, tmp_path):
     only = engine.quote_answer(
         "When did the dock workers end their strike?", filters=Filters(sources=("Turku Daily",))
     )
-    assert all(rp.article.source == "Turku Daily" for rp in only.passages)
+    assert only.passages and all(rp.article.source == "Turku Daily" for rp in only.passages)
     assert not any("Rotterdam" in q.text for q in only.quotes)
 
     found = engine.search("library books")

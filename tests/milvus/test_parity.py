@@ -118,6 +118,7 @@ def both(parity_engines) -> tuple[Engine, Engine]:
 def test_the_seed_question_finds_the_seed_passage(backend_engine):
     answer = backend_engine.quote_answer("when is the Shangri-La Dialogue?")
     assert "Shangri-La Dialogue" in answer.passages[0].passage.text
+    assert answer.quotes
     for quote in answer.quotes:  # whatever the engine decides to quote, it is verbatim
         assert quote.passage[quote.text_start : quote.text_end] == quote.text
 
