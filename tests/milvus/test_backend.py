@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+import bot.cli
 from bot.discord.errors import INDEX_UNAVAILABLE
 from index.backends.milvus_query import (
     NOTHING,
@@ -195,18 +196,19 @@ def test_migrate_copies_a_local_index_and_resumes(
     assert "June 2" in answer.quotes[0].text
 
 
-def test_an_unreachable_server_is_one_clear_line(tmp_path, engine_factory):
+def test_an_unreachable_server_is_one_clear_line(tmp_path, engine_factory, monkeypatch, capsys):
     uri = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(BackendUnavailable, match=f"cannot reach Milvus at {uri}"):
         engine_factory(tmp_path / "x", backend="milvus", milvus_uri=uri)
-    done = run_cli(
-        ["--data-dir", str(tmp_path / "y"), "ask", "anything"],
-        {"backend": "milvus", "milvus_uri": uri},
-    )
-    # bot.cli.main prints any NewsbotError as "error: <message>" and exits 1.
-    assert isinstance(done.exception, BackendUnavailable)
-    message = str(done.exception)
-    assert "\n" not in message and message.startswith(f"cannot reach Milvus at {uri}")
+    # The command line as a user runs it: bot.cli.main, its exit code and its stderr.
+    monkeypatch.setenv("NEWSBOT_BACKEND", "milvus")
+    monkeypatch.setenv("NEWSBOT_MILVUS_URI", uri)
+    monkeypatch.setattr("sys.argv", ["newsbot", "--data-dir", str(tmp_path / "y"), "ask", "hi"])
+    with pytest.raises(SystemExit) as exit_info:
+        bot.cli.main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: cannot reach Milvus at {uri}"), err
 
 
 # -- against a private server that is killed and restarted ------------------------------------
