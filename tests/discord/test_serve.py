@@ -150,3 +150,47 @@ async def test_serve_subprocess_sigterm_clean_exit_and_no_token_in_logs(
     assert fake.identifies[0]["token"] == TOKEN
     # The store was closed cleanly: SQLite removes the write-ahead log on a clean close.
     assert not (data / "newsbot.sqlite3-wal").exists()
+
+
+async def test_serve_with_a_rejected_token_exits_1_with_one_clear_line(
+    remote_fake, tmp_path
+) -> None:
+    fake = remote_fake
+    # Discord answers the login (GET /users/@me) of a reset or mistyped token with 401.
+    fake.fail_next("GET", "/users/@me", status=401, message="401: Unauthorized", times=10)
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": TOKEN,
+        "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
+        "NEWSBOT_DISCORD_API_BASE": fake.api_base,
+        "NEWSBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    env.pop("DISCORD_TOKEN_FILE", None)
+    env.pop("NEWSBOT_LOG_LEVEL", None)  # what an operator sees by default
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from bot.cli import main; main()",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = stderr.decode(errors="replace") + stdout.decode(errors="replace")
+    assert proc.returncode == 1, log[-3000:]
+    said = [line for line in log.splitlines() if "Discord rejected the bot token" in line]
+    assert len(said) == 1, log[-3000:]
+    assert " ERROR newsbot.discord: " in said[0] and "DISCORD_TOKEN" in said[0]
+    assert "Traceback" not in log, log[-3000:]
+    assert TOKEN not in log and TOKEN.split(".")[-1] not in log
+    [login] = fake.requests_to("GET", "/users/@me")
+    assert login.authorized and login.status == 401
+    assert fake.gateway_connections == []  # it stopped at the login
