@@ -25,6 +25,7 @@ import pytest
 from bot.discord.client import NewsBot
 from bot.discord.feeds import PAUSE_AFTER_FAILURES
 from bot.discord.serve import serve
+from bot.feeds_setup import make_poller
 from bot.health import Metrics
 from bot.settings import Settings
 from index.engine import Engine
@@ -250,6 +251,12 @@ async def add_and_subscribe(bot: NewsBot, fake: FakeDiscord, site: Site, channel
     return only_feed(bot, fake.guild_id)
 
 
+def not_due(registry: Registry, feed: Feed) -> Feed:
+    """``feed``, left alone by the background loop for an hour (its URL serves nothing)."""
+    registry.set_next_poll(feed.id, time.time() + 3600)
+    return feed
+
+
 def engine_ids(engine: Engine, url: str) -> list[str]:
     found = [h.article_id for h in engine.headlines(limit=500) if h.url == url]
     assert found, f"{url} is not indexed"
@@ -464,6 +471,72 @@ async def test_each_server_sees_its_own_feeds_and_the_global_ones(
             assert {f.id for f in registry.feeds()} == {own_elsewhere.id, global_feed.id}
 
 
+async def test_a_server_has_at_most_25_feeds_and_50_subscriptions(
+    fake: FakeDiscord, engine: Engine, feed_settings: Settings, site: Site
+) -> None:
+    """The README's per-server limits, at the boundary: the 25th feed and the 50th
+    subscription are taken, the next ones refused and nothing stored. Only the server's own
+    count, not the global feeds nor another server's; subscribing again to a channel and feed
+    it already has only replaces the keywords, so that is still allowed at the limit."""
+    site.publish(2)
+    guild, other_guild = fake.guild_id, 4242424242
+    second = fake.add_text_channel("more-news")  # before the bot connects, so it is cached
+    with Registry(feed_settings.engine_config().db_path) as registry:
+        own = [
+            not_due(registry, registry.add_feed(site.server.url(f"/{i}.xml"), guild_id=guild))
+            for i in range(24)
+        ]
+        global_feed = not_due(registry, registry.add_feed(site.server.url("/global.xml")))
+        elsewhere = not_due(
+            registry, registry.add_feed(site.server.url("/elsewhere.xml"), guild_id=other_guild)
+        )
+        for feed in own:
+            for where in (fake.channel_id, second):
+                registry.subscribe(guild, where, feed_id=feed.id)
+        registry.subscribe(guild, fake.channel_id, feed_id=global_feed.id)  # the 49th
+        registry.subscribe(other_guild, 5151, feed_id=elsewhere.id)
+    with ErrorLogGuard(GUARDED):
+        async with running_bot(fake, engine, feed_settings) as bot:
+            assert bot.feeds is not None
+            registry = bot.feeds.registry
+            _, added = await command(fake, "feeds", subcommand("add", url=site.feed_url))
+            assert "Added feed" in reply_text(added), reply_text(added)
+            feeds = registry.feeds()
+            assert len([f for f in feeds if f.guild_id == guild]) == 25
+
+            _, refused = await command(fake, "feeds", subcommand("add", url=site.server.url("/26")))
+            assert reply_text(refused) == (
+                "This server has 25 feeds, the most it can have; "
+                "remove one with `/feeds remove` first."
+            )
+            assert is_private(refused)
+            assert registry.feeds() == feeds
+            assert site.server.hits("/26") == 0  # refused before anything was fetched
+
+            _, subscribed = await command(fake, "subscribe", {"channel": fake.channel_id})
+            assert "will be posted in" in reply_text(subscribed), reply_text(subscribed)
+            subs = registry.subscriptions(guild_id=guild)
+            assert len(subs) == 50
+
+            gazette = registry.find_feed(site.feed_url, guild_id=guild)
+            assert gazette is not None
+            options = {"channel": fake.channel_id, "feed": str(gazette.id)}
+            _, refused = await command(fake, "subscribe", options)
+            assert reply_text(refused) == (
+                "This server has 50 subscriptions, the most it can have; "
+                "remove one with `/unsubscribe` first."
+            )
+            assert is_private(refused)
+            assert registry.subscriptions(guild_id=guild) == subs
+
+            options = {"channel": second, "feed": str(own[0].id), "include": "harbour"}
+            _, replaced = await command(fake, "subscribe", options)
+            assert "will be posted in" in reply_text(replaced), reply_text(replaced)
+            after = registry.subscriptions(guild_id=guild)
+            assert [s.id for s in after] == [s.id for s in subs]
+            assert [s.include for s in after if s.include] == [("harbour",)]
+
+
 # -- when Discord refuses a post ---------------------------------------------------------------
 
 
@@ -604,6 +677,66 @@ async def test_unsubscribe_stops_the_posts(
             mark = len(fake.requests)
             result = await poll(bot, feed)
             assert len(result.postable) == 1 and posts(fake, fake.channel_id, mark) == []
+
+
+# -- while the bot was down --------------------------------------------------------------------
+
+
+async def test_headlines_seen_while_the_bot_was_down_are_posted_at_start_up_to_7_days_old(
+    fake: FakeDiscord, engine: Engine, feed_settings: Settings, site: Site
+) -> None:
+    """``newsbot watch`` polled while the bot was down; when the bot starts it posts what came
+    in during the last 7 days (the README), and the older headlines neither then nor later.
+
+    ``record_items`` and ``subscribe`` stamp ``first_seen`` and ``created_at`` with the wall
+    clock and take no time (the poller's ``clock`` does not reach them), so, as a last resort,
+    the days gone by are written into those two columns through the registry's own connection.
+    """
+    site.publish(2)
+    channel = fake.channel_id
+    day = 86400.0
+    with Registry(feed_settings.engine_config().db_path) as registry:
+        registry.add_feed(site.feed_url, guild_id=fake.guild_id)
+        sub = registry.subscribe(fake.guild_id, channel)  # every feed of the server
+        poller = make_poller(feed_settings, engine, registry)  # what `newsbot watch` polls with
+        try:
+            [baseline] = await poller.poll_many(registry.feeds())
+            site.publish(4, 5)
+            [old] = await poller.poll_many(registry.feeds())
+            site.publish(1, 3)
+            [recent] = await poller.poll_many(registry.feeds())
+        finally:
+            await poller.fetcher.aclose()
+        assert baseline.baseline and len(old.postable) == len(recent.postable) == 2
+        now = time.time()
+        db = registry._db
+        db.execute(
+            "UPDATE feed_subscriptions SET created_at=? WHERE id=?", (now - 10 * day, sub.id)
+        )
+        for result, days in ((old, 8), (recent, 2)):
+            for article in result.postable:
+                db.execute(
+                    "UPDATE feed_items SET first_seen=? WHERE article_id=?",
+                    (now - days * day, article.article_id),
+                )
+
+    with ErrorLogGuard(GUARDED):
+        async with running_bot(fake, engine, feed_settings) as bot:
+            assert bot.feeds is not None
+            registry = bot.feeds.registry
+            await fake.wait_until(
+                lambda: all(registry.was_posted(sub.id, a.article_id) for a in recent.postable),
+                timeout=ANSWER_TIMEOUT,
+                what="the headlines of the last 7 days",
+            )
+            assert await bot.feeds.post_pending() == 0  # after the start's sweep: nothing left
+            result = await poll(bot, only_feed(bot, fake.guild_id))
+            assert not result.failed and result.postable == []
+
+            sent = posts(fake, channel)
+            assert len(sent) == 2, [embed_text(r.json) for r in sent]
+            assert [r.json["embeds"][0]["title"] for r in sent] == [LIGHTHOUSE[0], story(3)[0]]
+            assert not any(registry.was_posted(sub.id, a.article_id) for a in old.postable)
 
 
 # -- shutdown ----------------------------------------------------------------------------------
