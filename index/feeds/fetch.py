@@ -128,7 +128,7 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-async def checked_addresses(
+async def _checked_addresses(
     url: str,
     current: str,
     host: str,
@@ -174,11 +174,11 @@ async def refused_feed_url(
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         async with asyncio.timeout(timeout):
-            await checked_addresses(url, url, host, port, _allow_set(allow_hosts), resolve)
+            await _checked_addresses(url, url, host, port, _allow_set(allow_hosts), resolve)
     except RefusedAddress as exc:
         return str(exc)
     except (FetchError, ValueError, TimeoutError):
-        return None
+        pass  # not refused for where it points: the polls report and retry the rest
     return None
 
 
@@ -284,7 +284,7 @@ class SafeFetcher:
     async def _checked_target(self, url: str, current: str, host: str, port: int) -> httpx.URL:
         """The URL to connect to: pinned to a checked public IP, or as is when allow-listed."""
         target = httpx.URL(current)
-        addresses = await checked_addresses(url, current, host, port, self._allow, self._resolve)
+        addresses = await _checked_addresses(url, current, host, port, self._allow, self._resolve)
         return target if addresses is None else target.copy_with(host=str(addresses[0]))
 
     async def _request(
