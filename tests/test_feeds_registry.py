@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from index.feeds.registry import Registry, RegistryError, SeenItem, matches_keywords
+from index.feeds.registry import LimitReached, Registry, RegistryError, SeenItem, matches_keywords
 
 
 @pytest.fixture
@@ -184,3 +185,40 @@ def test_removing_a_feed_drops_its_items_and_subscriptions(db):
         assert not reg.remove_feed(feed.id)
         with pytest.raises(RegistryError):
             reg.subscribe(7, 70, feed_id=feed.id)
+
+
+def test_guild_limits_hold_when_two_processes_add_at_once(db):
+    """The limit is counted in the transaction that adds: two writers (the bot and a CLI, or
+    two managers at once) racing for a guild's last slot get one feed, not two."""
+    with Registry(db) as setup:
+        for i in range(2):
+            setup.add_feed(f"https://news.example/{i}.xml", guild_id=7)
+        setup.add_feed("https://news.example/global.xml")  # global: not the guild's
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def add(n: int) -> None:
+        with Registry(db) as registry:
+            start.wait()
+            try:
+                registry.add_feed(f"https://news.example/new{n}.xml", guild_id=7, guild_limit=3)
+                outcomes.append("added")
+            except LimitReached as exc:
+                outcomes.append(f"refused at {exc.count}")
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["added"] + ["refused at 3"] * 3
+    with Registry(db) as registry:
+        assert len(registry.feeds(all_guilds=True)) == 4
+        feed = next(f for f in registry.feeds() if f.guild_id == 7)
+        for channel in (1, 2):
+            registry.subscribe(7, channel, feed_id=feed.id, guild_limit=2)
+        with pytest.raises(LimitReached):
+            registry.subscribe(7, 3, feed_id=feed.id, guild_limit=2)
+        # Subscribing again where it already is only replaces the keywords: allowed at the limit.
+        again = registry.subscribe(7, 2, feed_id=feed.id, include=["storm"], guild_limit=2)
+        assert again.include == ("storm",) and len(registry.subscriptions(guild_id=7)) == 2

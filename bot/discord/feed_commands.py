@@ -31,7 +31,7 @@ from bot.discord.text import (
 )
 from bot.feeds_thread import PollerStopped
 from index.feeds.fetch import refused_feed_url
-from index.feeds.registry import Feed, Registry, RegistryError, Subscription
+from index.feeds.registry import Feed, LimitReached, Registry, RegistryError, Subscription
 from index.feeds.urls import is_http_url
 
 if TYPE_CHECKING:
@@ -155,11 +155,6 @@ def register_feed_commands(bot: NewsBot) -> None:
                 for f in await bot.io.run(guild_feeds, live.registry, guild_id)
                 if f.guild_id is not None
             ]
-            if len(own) >= MAX_FEEDS_PER_GUILD:
-                raise FeedRefused(
-                    f"This server has {len(own)} feeds, the most it can have; "
-                    "remove one with `/feeds remove` first."
-                )
             if any(f.url == url for f in own):
                 raise FeedRefused("This server already has that feed (see `/feeds list`).")
             settings = bot.settings
@@ -170,8 +165,16 @@ def register_feed_commands(bot: NewsBot) -> None:
                 raise FeedRefused(f"That feed was not added: {fit_escaped(refusal, 1500)}.")
             try:
                 feed, result = await live.add_feed(
-                    url, guild_id=guild_id, name=squash(name) if name else None
+                    url,
+                    guild_id=guild_id,
+                    name=squash(name) if name else None,
+                    guild_limit=MAX_FEEDS_PER_GUILD,
                 )
+            except LimitReached as exc:
+                raise FeedRefused(
+                    f"This server has {exc.count} feeds, the most it can have; "
+                    "remove one with `/feeds remove` first."
+                ) from None
             except RegistryError as exc:
                 raise FeedRefused(f"Could not add that feed: {exc}") from None
             except PollerStopped:
@@ -248,22 +251,21 @@ def register_feed_commands(bot: NewsBot) -> None:
             target = await bot.io.run(find_feed, live.registry, guild_id, feed)
             if target is None:
                 raise FeedRefused("This server has no such feed (see `/feeds list`).")
-        existing = await bot.io.run(live.registry.subscriptions, guild_id=guild_id)
-        feed_id = target.id if target else None
-        replaces = any(s.channel_id == channel.id and s.feed_id == feed_id for s in existing)
-        if not replaces and len(existing) >= MAX_SUBSCRIPTIONS_PER_GUILD:
-            raise FeedRefused(
-                f"This server has {len(existing)} subscriptions, the most it can have; "
-                "remove one with `/unsubscribe` first."
+        try:
+            sub = await bot.io.run(
+                live.registry.subscribe,
+                guild_id,
+                channel.id,
+                feed_id=target.id if target else None,
+                include=included,
+                exclude=excluded,
+                guild_limit=MAX_SUBSCRIPTIONS_PER_GUILD,
             )
-        sub = await bot.io.run(
-            live.registry.subscribe,
-            guild_id,
-            channel.id,
-            feed_id=feed_id,
-            include=included,
-            exclude=excluded,
-        )
+        except LimitReached as exc:
+            raise FeedRefused(
+                f"This server has {exc.count} subscriptions, the most it can have; "
+                "remove one with `/unsubscribe` first."
+            ) from None
         live.resume(sub.id)
         text = subscribed_text(channel.mention, target, sub, bot.settings.posts_per_cycle)
         await follow_up(interaction, content=text, ephemeral=True)

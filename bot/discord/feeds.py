@@ -172,19 +172,22 @@ class LiveFeeds:
     # -- polling -----------------------------------------------------------------------------
 
     async def add_feed(
-        self, url: str, *, guild_id: int, name: str | None
+        self, url: str, *, guild_id: int, name: str | None, guild_limit: int | None = None
     ) -> tuple[Feed, PollResult]:
         """Add a feed to a guild and poll it at once (the baseline: indexed, nothing posted).
 
-        Raises ``RegistryError`` (duplicate, bad URL) or ``PollerStopped`` (shutting down).
+        Raises ``RegistryError`` (duplicate, bad URL, ``LimitReached``) or ``PollerStopped``
+        (shutting down).
         """
-        feed = await asyncio.to_thread(self._add_claimed, url, guild_id, name)
+        feed = await asyncio.to_thread(self._add_claimed, url, guild_id, name, guild_limit)
         result = await self.poll_now(feed)
         fresh = await asyncio.to_thread(self.registry.feed, feed.id)
         return fresh or feed, result
 
-    def _add_claimed(self, url: str, guild_id: int, name: str | None) -> Feed:
-        feed = self.registry.add_feed(url, name=name, guild_id=guild_id)
+    def _add_claimed(
+        self, url: str, guild_id: int, name: str | None, guild_limit: int | None
+    ) -> Feed:
+        feed = self.registry.add_feed(url, name=name, guild_id=guild_id, guild_limit=guild_limit)
         # The first poll is ours (poll_now); the background loop must not start one too.
         # Both would only baseline, but the page fetches and the ingest would be done twice.
         interval = feed.interval or self.settings.poll_interval_seconds

@@ -109,6 +109,14 @@ class RegistryError(NewsbotError):
     """A feed or subscription request that cannot be done (duplicate, unknown id, bad URL)."""
 
 
+class LimitReached(RegistryError):
+    """A guild already has as many feeds, or subscriptions, as it may (``count`` of them)."""
+
+    def __init__(self, message: str, count: int) -> None:
+        super().__init__(message)
+        self.count = count
+
+
 def _dt(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC) if value is not None else None
 
@@ -286,6 +294,13 @@ class Registry:
                 raise
             self._db.execute("COMMIT")
 
+    def _check_limit(self, table: str, guild_id: int, limit: int) -> None:
+        (count,) = self._db.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE guild_id=?", (guild_id,)
+        ).fetchone()
+        if count >= limit:
+            raise LimitReached(f"guild {guild_id} has {count} {table}, the most it may", count)
+
     def _rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
@@ -299,16 +314,23 @@ class Registry:
         name: str | None = None,
         guild_id: int | None = None,
         interval: float | None = None,
+        guild_limit: int | None = None,
     ) -> Feed:
         """A new feed, due at once. The same URL may be added once per guild (and once
-        globally, ``guild_id=None``); a second add in the same scope raises RegistryError."""
+        globally, ``guild_id=None``); a second add in the same scope raises RegistryError.
+        With ``guild_limit``, a guild that has that many feeds already gets LimitReached:
+        counted and added in one transaction, so two adds at once cannot both pass."""
         if not is_http_url(url):
             raise RegistryError(f"{url}: not an http(s) URL")
         try:
-            cur = self._write(
-                "INSERT INTO feeds (url, name, guild_id, interval, created_at) VALUES (?,?,?,?,?)",
-                (url, name, guild_id, interval, time.time()),
-            )
+            with self._transaction():
+                if guild_limit is not None and guild_id is not None:
+                    self._check_limit("feeds", guild_id, guild_limit)
+                cur = self._db.execute(
+                    "INSERT INTO feeds (url, name, guild_id, interval, created_at) "
+                    "VALUES (?,?,?,?,?)",
+                    (url, name, guild_id, interval, time.time()),
+                )
         except sqlite3.IntegrityError:
             where = f"guild {guild_id}" if guild_id is not None else "the global feeds"
             raise RegistryError(f"{url}: already in {where}") from None
@@ -459,21 +481,33 @@ class Registry:
         feed_id: int | None = None,
         include: Iterable[str] = (),
         exclude: Iterable[str] = (),
+        guild_limit: int | None = None,
     ) -> Subscription:
         """Post new items of ``feed_id`` (None: all of the guild's feeds) to a channel.
 
-        Subscribing again to the same feed in the same channel replaces the keywords.
+        Subscribing again to the same feed in the same channel replaces the keywords. With
+        ``guild_limit``, a new subscription of a guild that has that many gets LimitReached.
         """
         if feed_id is not None and self.feed(feed_id) is None:
             raise RegistryError(f"no feed with id {feed_id}")
         inc, exc = json.dumps(_keywords(include)), json.dumps(_keywords(exclude))
-        self._write(
-            "INSERT INTO feed_subscriptions (guild_id, channel_id, feed_id, include, exclude, "
-            "created_at) VALUES (?,?,?,?,?,?) "
-            "ON CONFLICT (guild_id, channel_id, ifnull(feed_id, 0)) "
-            "DO UPDATE SET include=excluded.include, exclude=excluded.exclude",
-            (guild_id, channel_id, feed_id, inc, exc, time.time()),
-        )
+        with self._transaction():
+            if (
+                guild_limit is not None
+                and not self._db.execute(
+                    "SELECT 1 FROM feed_subscriptions "
+                    "WHERE guild_id=? AND channel_id=? AND feed_id IS ?",
+                    (guild_id, channel_id, feed_id),
+                ).fetchone()
+            ):
+                self._check_limit("feed_subscriptions", guild_id, guild_limit)
+            self._db.execute(
+                "INSERT INTO feed_subscriptions (guild_id, channel_id, feed_id, include, "
+                "exclude, created_at) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT (guild_id, channel_id, ifnull(feed_id, 0)) "
+                "DO UPDATE SET include=excluded.include, exclude=excluded.exclude",
+                (guild_id, channel_id, feed_id, inc, exc, time.time()),
+            )
         rows = self._rows(
             "SELECT id, guild_id, channel_id, feed_id, include, exclude, created_at "
             "FROM feed_subscriptions WHERE guild_id=? AND channel_id=? AND feed_id IS ?",
