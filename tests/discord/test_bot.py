@@ -328,14 +328,26 @@ async def test_clicks_while_shutting_down_get_the_restarting_notice(fake, tiny_b
     buttons = [f"newsbot:full:{article_id}", f"newsbot:page:{article_id}:1"]
     row = [{"type": 2, "style": 1, "label": "b", "custom_id": c} for c in buttons]
     elsewhere = {**message, "components": [{"type": 1, "components": row}]}
-    tiny_bot.accepting = False  # what shutdown() does first
-    for custom_id, on in [
-        (button(followup.json, "Next")["custom_id"], message),  # the /headlines pager
-        *((c, elsewhere) for c in buttons),
-    ]:
-        _, refused = await click(fake, custom_id, on)
-        assert refused.json["type"] == 4 and refused.json["data"]["flags"] == 64, custom_id
-        assert "restarting" in refused.json["data"]["content"], custom_id
+    # A real shutdown, held open by work still running in the question pool: clicks arrive
+    # while it waits for that work, the gateway still connected.
+    release = threading.Event()
+    held = asyncio.create_task(tiny_bot.pool.run(release.wait, ANSWER_TIMEOUT))
+    await fake.wait_until(lambda: tiny_bot.pool.running == 1, what="a running job")
+    stopping = asyncio.create_task(tiny_bot.shutdown(grace=ANSWER_TIMEOUT))
+    try:
+        await fake.wait_until(lambda: not tiny_bot.accepting, what="shutdown under way")
+        for custom_id, on in [
+            (button(followup.json, "Next")["custom_id"], message),  # the /headlines pager
+            *((c, elsewhere) for c in buttons),
+        ]:
+            _, refused = await click(fake, custom_id, on)
+            assert refused.json["type"] == 4 and refused.json["data"]["flags"] == 64, custom_id
+            assert "restarting" in refused.json["data"]["content"], custom_id
+        assert not stopping.done()  # all of it while the shutdown waited
+    finally:
+        release.set()
+    assert await held is True
+    await asyncio.wait_for(stopping, ANSWER_TIMEOUT)
 
 
 async def test_headlines_source_autocompletes_and_filters(fake, tiny_bot) -> None:
