@@ -6,7 +6,10 @@ bot, the payloads and bodies the tests look into, and the "no message may ping" 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -166,3 +169,40 @@ async def mention(fake: FakeDiscord, text: str, **kwargs) -> tuple[dict, object]
         "POST", f"/channels/{channel_id}/messages", since=mark, timeout=ANSWER_TIMEOUT
     )
     return msg, reply
+
+
+def serve_env(fake: FakeDiscord, token: str, data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a ``newsbot serve`` subprocess that reaches ``fake`` through the
+    endpoint settings alone, loads the model offline and reads no token file; ``settings``
+    are further variables (``NEWSBOT_LOG_LEVEL="DEBUG"``)."""
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": token,
+        "NEWSBOT_DATA_DIR": str(data_dir),
+        "NEWSBOT_DISCORD_API_BASE": fake.api_base,
+        "NEWSBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        **settings,
+    }
+    env.pop("DISCORD_TOKEN_FILE", None)
+    return env
+
+
+async def start_serve(env: dict[str, str], **streams: Any) -> asyncio.subprocess.Process:
+    """``newsbot serve`` as its own process, as the image runs it."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from bot.cli import main; main()", "serve", env=env, **streams
+    )
+
+
+async def output_when_done(proc: asyncio.subprocess.Process, timeout: float) -> str:
+    """What ``proc`` wrote (stderr, then stdout) by the time it exits; killed if it has not
+    exited within ``timeout``."""
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return stderr.decode(errors="replace") + stdout.decode(errors="replace")

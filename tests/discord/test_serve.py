@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import sys
 import threading
 import time
 
@@ -25,6 +24,9 @@ from tests.discord.harness import (
     assert_no_pings,
     bot_settings,
     embed_text,
+    output_when_done,
+    serve_env,
+    start_serve,
 )
 from tests.support.fake_discord import ErrorLogGuard, FakeDiscord
 
@@ -105,27 +107,8 @@ async def test_serve_subprocess_sigterm_clean_exit_and_no_token_in_logs(
     fake = remote_fake
     data = tmp_path / "data"
     shutil.copytree(sample_data, data)
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": TOKEN,
-        "NEWSBOT_DATA_DIR": str(data),
-        "NEWSBOT_DISCORD_API_BASE": fake.api_base,
-        "NEWSBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
-        "NEWSBOT_LOG_LEVEL": "DEBUG",
-        "NEWSBOT_COOLDOWN_SECONDS": "0",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    env.pop("DISCORD_TOKEN_FILE", None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from bot.cli import main; main()",
-        "serve",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    env = serve_env(fake, TOKEN, data, NEWSBOT_LOG_LEVEL="DEBUG", NEWSBOT_COOLDOWN_SECONDS="0")
+    proc = await start_serve(env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await fake.wait_until(lambda: fake.connected, timeout=120, what="the bot's READY")
         payload = fake.slash_command_payload("ask", {"question": SHANGRI_LA})
@@ -158,33 +141,10 @@ async def test_serve_with_a_rejected_token_exits_1_with_one_clear_line(
     fake = remote_fake
     # Discord answers the login (GET /users/@me) of a reset or mistyped token with 401.
     fake.fail_next("GET", "/users/@me", status=401, message="401: Unauthorized", times=10)
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": TOKEN,
-        "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-        "NEWSBOT_DISCORD_API_BASE": fake.api_base,
-        "NEWSBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    env.pop("DISCORD_TOKEN_FILE", None)
+    env = serve_env(fake, TOKEN, tmp_path / "data")
     env.pop("NEWSBOT_LOG_LEVEL", None)  # what an operator sees by default
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from bot.cli import main; main()",
-        "serve",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    log = stderr.decode(errors="replace") + stdout.decode(errors="replace")
+    proc = await start_serve(env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    log = await output_when_done(proc, 120)
     assert proc.returncode == 1, log[-3000:]
     said = [line for line in log.splitlines() if "Discord rejected the bot token" in line]
     assert len(said) == 1, log[-3000:]

@@ -10,12 +10,10 @@ that (pages served, not all items stored) before it signals.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import signal
 import sqlite3
-import sys
 import time
 from html import escape
 from pathlib import Path
@@ -26,7 +24,7 @@ from index.config import EngineConfig
 from index.engine import Engine
 from index.feeds.registry import Registry
 from index.snapshot import load_snapshot
-from tests.discord.harness import SHANGRI_LA, assert_no_pings
+from tests.discord.harness import SHANGRI_LA, assert_no_pings, serve_env, start_serve
 from tests.support.fake_discord import FakeDiscord
 from tests.support.http_server import LocalServer, Route
 
@@ -109,28 +107,19 @@ async def test_sigterm_mid_feed_ingest_exits_0_fast_and_store_reopens_consistent
         finally:
             registry.close()
 
-        env = {
-            **os.environ,
-            "DISCORD_TOKEN": TOKEN,
-            "NEWSBOT_DATA_DIR": str(data),
-            "NEWSBOT_DISCORD_API_BASE": fake.api_base,
-            "NEWSBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
-            "NEWSBOT_ALLOW_HOSTS": "127.0.0.1",
-            "NEWSBOT_POLL_INTERVAL_SECONDS": "3600",
-            "NEWSBOT_FETCH_TIMEOUT_SECONDS": "10",
-            "NEWSBOT_LOG_LEVEL": "INFO",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-        }
-        env.pop("DISCORD_TOKEN_FILE", None)
+        env = serve_env(
+            fake,
+            TOKEN,
+            data,
+            NEWSBOT_ALLOW_HOSTS="127.0.0.1",
+            NEWSBOT_POLL_INTERVAL_SECONDS="3600",
+            NEWSBOT_FETCH_TIMEOUT_SECONDS="10",
+            NEWSBOT_LOG_LEVEL="INFO",
+        )
         log_path = tmp_path / "serve.log"
         log_file = log_path.open("wb")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from bot.cli import main; main()",
-            "serve",
-            env=env,
+        proc = await start_serve(
+            env,
             stdout=log_file,
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
