@@ -282,7 +282,10 @@ def test_a_stale_snapshot_is_rebuilt_on_open(engine_factory, tmp_path):
     assert _gen_dirs(index_dir) == sorted([stale.name, snap.name])
 
 
-# --- a reader in another process while a writer publishes ------------------------------------
+# --- a reader while a writer publishes ------------------------------------------------------
+# The reader stands for another process (the bot while the CLI ingests). The publishes are
+# forced between its read of CURRENT and its load, in one process, because two real
+# processes cannot be made to hit that window reliably.
 
 
 @pytest.mark.parametrize("publishes", [1, 2])
