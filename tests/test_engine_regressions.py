@@ -85,7 +85,7 @@ def test_an_article_that_cannot_be_stored_is_skipped_and_its_batch_kept(engine_f
 def test_an_unexpected_error_of_one_article_skips_it_not_the_batch(engine_factory, monkeypatch):
     # engine.py ingest: any error preparing one article propagated and lost the whole batch.
     # The error is injected where preparing an article does its work, so the test does not
-    # depend on finding an input that breaks it (the one that did is fixed).
+    # depend on finding an input that breaks it.
     engine: Engine = engine_factory()
     real = engine_module.pack_passages
 
