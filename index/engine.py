@@ -150,7 +150,9 @@ class Engine:
         what changed, then bring the index up to date. Queries keep the old index meanwhile.
 
         A batch is written early when an item repeats one already in it (same URL or body),
-        so the repeat is checked against the stored copy and updates it in place.
+        or would update the same stored article as one in it (its URL matches one, its old
+        text another), so each is checked against what the one before wrote: as if ingested
+        one after another.
         """
         report = IngestReport()
         with self._ingest_lock:
@@ -172,6 +174,12 @@ class Engine:
                         pending, keys = [], set()
                     try:
                         entry = self._prepare(item, report)
+                        if entry is not None and any(
+                            p.article_id == entry.article_id for p in pending
+                        ):
+                            wrote |= self._write(pending, report)
+                            pending, keys = [], set()
+                            entry = self._prepare(item, report)
                     except _ITEM_ERRORS as exc:  # one article's surprise must not cost the rest
                         reason = one_line(f"cannot ingest: {type(exc).__name__}: {exc}")
                         report.skipped.append(SkippedItem(item.origin, reason))

@@ -65,6 +65,10 @@ class Article:
     def __post_init__(self) -> None:
         if self.published is not None and self.published.tzinfo is None:
             raise ValueError(f"{self.origin}: published date must be timezone-aware")
+        if self.url is not None and self.url != self.url.strip():
+            # One URL, one article: the id, the batch's repeat check and the store's unique
+            # URL must all see "http://x/a " as "http://x/a".
+            object.__setattr__(self, "url", self.url.strip() or None)
 
     @property
     def body_hash(self) -> str:
@@ -73,7 +77,7 @@ class Article:
     @property
     def natural_id(self) -> str:
         """Stable id: from the canonical URL when known, otherwise from the normalized body."""
-        key = self.url.strip() if self.url else "body:" + self.body_hash
+        key = self.url if self.url else "body:" + self.body_hash
         return "a-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 

@@ -8,6 +8,7 @@ process killed at any moment leaves either the whole batch or none of it.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -553,7 +554,21 @@ def _article_values(a: Article) -> tuple:
 
 
 def _metadata_json(a: Article) -> str:
-    return json.dumps(a.metadata, default=str, ensure_ascii=False)
+    # Strict JSON: SQLite's json_extract (in articles_recent) rejects the NaN and Infinity
+    # Python would write, and the insert would fail with the whole batch.
+    return json.dumps(_finite(a.metadata), default=str, ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    """``value`` with every NaN or infinite float as its text ("inf"): a JSONL line's
+    ``"score": 1e999`` is worth keeping as a string, not worth losing the article over."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 class _Transaction:
@@ -564,7 +579,11 @@ class _Transaction:
 
     def __enter__(self) -> None:
         self._lock.acquire()
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:  # "database is locked": __exit__ will not run to release it
+            self._lock.release()
+            raise
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

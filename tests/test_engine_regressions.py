@@ -1,6 +1,8 @@
 """Regressions found by review: each test failed on the code before its fix."""
 
+import json
 import sqlite3
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -212,3 +214,97 @@ def test_a_store_from_before_sentence_tokens_gains_the_column_and_still_quotes(t
         assert not engine.quote_answer("When is the Shangri-La Dialogue?").abstained
         engine.ingest([Article("Ferry news", "The harbour ferry resumed on Monday morning.", "a")])
         assert any(stored for _, _, stored in _units_both_ways(engine, "When did it resume?"))
+
+
+# -- found by a bug hunt over ingest and the store: each lost a batch or an article ------------
+
+
+def _jsonl_file(path, *lines: str):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _line(title: str, **extra: object) -> str:
+    fields = {"title": title, "text": f"{title} happened on Monday. It was widely reported."}
+    return json.dumps({**fields, **extra})
+
+
+def test_bad_dates_numbers_and_paths_skip_one_item_not_the_batch(engine_factory, tmp_path):
+    # A +2500 offset passed parse_published and failed in the store's transaction; 1e999 and
+    # NaN were stored as JSON json_extract rejects; a 5000-digit integer raised a ValueError
+    # the JSONL reader took for the whole file's; a symlink loop escaped the path reader.
+    engine: Engine = engine_factory()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _jsonl_file(
+        folder / "a.jsonl",
+        _line("Port strike ends", published="2023-05-10 10:00 +2500"),
+        _line("Library opens", score=float("inf"), rank=[float("nan")]),
+        '{"title": "Huge", "text": "x", "n": ' + "9" * 5000 + "}",
+        _line("Bridge reopens"),
+    )
+    (folder / "loop.txt").symlink_to(folder / "loop.txt")
+    report = engine.ingest_paths([folder])
+    reasons = {s.origin.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
+    assert "impossible time-zone offset" in reasons["a.jsonl:1"]
+    assert reasons["a.jsonl:3"].startswith("invalid JSON: Exceeds the limit")
+    assert reasons["loop.txt"].startswith("cannot resolve the path")
+    assert report.added == 2 and len(report.skipped) == 3
+    library = next(h for h in engine.headlines() if h.title == "Library opens")
+    (stored,) = engine.store._db.execute(
+        "SELECT metadata FROM articles WHERE id=?", (library.article_id,)
+    ).fetchone()
+    assert json.loads(stored) == {"score": "inf", "rank": ["nan"]}  # strict JSON, kept as text
+
+
+def test_two_items_updating_one_stored_article_in_one_batch_both_stay(engine_factory):
+    # One item matched the stored article by URL (new text), the other by its old text (a
+    # copy elsewhere): both became updates of it, and the new text was overwritten.
+    engine: Engine = engine_factory()
+    old = "The harbour reopened on Monday. Ferries sailed again."
+    new = "The airport reopened on Tuesday. Flights resumed at noon."
+    engine.ingest([Article("Harbour", old, "a", url="https://x/1")])
+    report = engine.ingest(
+        [
+            Article("Harbour (updated)", new, "b", url="https://x/1"),
+            Article("Harbour copy", old, "c", url="https://x/9"),
+        ]
+    )
+    assert (report.added, report.updated) == (1, 1)
+    bodies = {h.url: engine.article(h.article_id).body for h in engine.headlines()}
+    assert bodies == {"https://x/1": new, "https://x/9": old}
+
+
+def test_a_url_with_spaces_around_it_is_the_same_url(engine_factory):
+    engine: Engine = engine_factory()
+    report = engine.ingest(
+        [
+            Article("A", "The harbour reopened on Monday. Ferries sailed.", "a", url="https://x/a"),
+            Article(
+                "A", "The airport reopened on Tuesday. Flights resumed.", "b", url=" https://x/a "
+            ),
+        ]
+    )  # raised sqlite3.IntegrityError: one id, two URLs
+    assert (report.added, report.updated) == (1, 1)
+    [only] = engine.headlines()
+    assert only.url == "https://x/a" and "airport" in engine.article(only.article_id).body
+
+
+def test_a_write_that_cannot_begin_does_not_keep_the_store_locked(engine_factory):
+    # _Transaction took the store's lock, then BEGIN IMMEDIATE failed ("database is locked")
+    # and __exit__ never ran: every later store call, from any thread, waited forever.
+    engine: Engine = engine_factory()
+    other = sqlite3.connect(engine.config.db_path)
+    other.execute("BEGIN IMMEDIATE")  # another process writing
+    engine.store._db.execute("PRAGMA busy_timeout=50")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            engine.ingest([Article("Port strike ends", "The strike ended on Friday.", "a")])
+    finally:
+        other.rollback()
+        other.close()
+    counted: list[tuple[int, int]] = []
+    reader = threading.Thread(target=lambda: counted.append(engine.store.counts()))
+    reader.start()
+    reader.join(5)
+    assert counted == [(0, 0)]

@@ -54,7 +54,11 @@ def read_sources(
             if isinstance(item, SkippedItem):
                 yield item
                 continue
-            key = item.resolve()
+            try:
+                key = item.resolve()
+            except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+                yield SkippedItem(str(item), f"cannot resolve the path ({exc})")
+                continue
             if key in seen:
                 continue
             seen.add(key)
@@ -63,6 +67,11 @@ def read_sources(
 
 def _expand(raw: str) -> Iterator[Path | SkippedItem]:
     path = Path(os.path.expanduser(raw))
+    try:
+        path.is_dir()
+    except OSError as exc:  # a name too long for the file system, and the like
+        yield SkippedItem(raw, f"cannot read the path ({exc.strerror or exc})")
+        return
     if path.is_dir():
         yield from _walk(path)
     elif path.exists():

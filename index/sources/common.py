@@ -105,6 +105,12 @@ def parse_published(value: str | None, origin: str) -> datetime | None:
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed.isoformat()  # what the store writes; dateutil takes "+2500", isoformat does not
+    except ValueError:
+        raise ValueError(
+            f"{origin}: date {value!r} has an impossible time-zone offset (at most +-23:59)"
+        ) from None
     return check_published(parsed, origin, "date", value)
 
 

@@ -33,6 +33,8 @@ def _line(line: str, origin: str, default_source: str | None) -> Article | Skipp
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         return SkippedItem(origin, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except ValueError as exc:  # an integer past Python's digit limit: this line, not the file
+        return SkippedItem(origin, f"invalid JSON: {exc}")
     if not isinstance(obj, dict):
         return SkippedItem(origin, f"expected a JSON object, got {type(obj).__name__}")
     if (problem := _invalid_unicode(obj)) is not None:
