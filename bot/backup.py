@@ -44,6 +44,13 @@ class BackupInfo:
 
 def backup_data_dir(data_dir: Path, target: Path) -> BackupInfo:
     """Write a consistent copy of ``data_dir``'s database into the new directory ``target``."""
+    try:
+        return _backup(data_dir, target)
+    except OSError as exc:  # a target under a file, an unwritable place: one line, not a trace
+        raise NewsbotError(f"{target}: cannot write the backup ({exc.strerror or exc})") from exc
+
+
+def _backup(data_dir: Path, target: Path) -> BackupInfo:
     config = EngineConfig(data_dir=data_dir)
     if not config.db_path.is_file():
         raise NewsbotError(f"{data_dir}: no newsbot database ({DB_NAME}) to back up")
@@ -75,6 +82,13 @@ def restore_data_dir(backup: Path, data_dir: Path) -> tuple[BackupInfo, Path | N
     ``data_dir/pre-restore-<time>/``, which is returned (None when there was none). The index
     snapshot is removed so the next start rebuilds it from the restored database.
     """
+    try:
+        return _restore(backup, data_dir)
+    except OSError as exc:  # a data directory that is a file, and the like
+        raise NewsbotError(f"{data_dir}: cannot restore into it ({exc.strerror or exc})") from exc
+
+
+def _restore(backup: Path, data_dir: Path) -> tuple[BackupInfo, Path | None]:
     source = backup / DB_NAME if backup.is_dir() else backup
     if not source.is_file():
         raise NewsbotError(f"{backup}: no {DB_NAME} in it: not a newsbot backup")
@@ -83,7 +97,7 @@ def restore_data_dir(backup: Path, data_dir: Path) -> tuple[BackupInfo, Path | N
     incoming = data_dir / f".{DB_NAME}.restoring"
     shutil.copyfile(source, incoming)
     try:
-        info = _check_and_seal(incoming)
+        info = _check_and_seal(incoming, named=source)
     except BaseException:
         incoming.unlink(missing_ok=True)
         raise
@@ -97,6 +111,10 @@ def restore_data_dir(backup: Path, data_dir: Path) -> tuple[BackupInfo, Path | N
     old = [config.db_path.with_name(config.db_path.name + s) for s in ("", "-wal", "-shm")]
     if any(p.exists() for p in old):
         moved_to = data_dir / f"pre-restore-{stamp}"
+        n = 1
+        while moved_to.exists():  # two restores in one second
+            n += 1
+            moved_to = data_dir / f"pre-restore-{stamp}-{n}"
         moved_to.mkdir()
         for path in old:  # the database first: a WAL must never outlive its database
             if path.exists():
@@ -108,8 +126,10 @@ def restore_data_dir(backup: Path, data_dir: Path) -> tuple[BackupInfo, Path | N
     return info, moved_to
 
 
-def _check_and_seal(path: Path) -> BackupInfo:
-    """Check a copied database, make it one self-contained file, and describe it."""
+def _check_and_seal(path: Path, named: Path | None = None) -> BackupInfo:
+    """Check a copied database, make it one self-contained file, and describe it. Errors
+    name ``named`` (the file the user gave) rather than the copy."""
+    shown = named or path
     db = sqlite3.connect(path, isolation_level=None)
     try:
         try:
@@ -118,9 +138,9 @@ def _check_and_seal(path: Path) -> BackupInfo:
             articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
             passages = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise NewsbotError(f"{path}: not a readable newsbot database ({exc})") from exc
+            raise NewsbotError(f"{shown}: not a readable newsbot database ({exc})") from exc
         if problems != ["ok"]:
-            raise NewsbotError(f"{path}: the copy is damaged: {'; '.join(problems[:3])}")
+            raise NewsbotError(f"{shown}: the copy is damaged: {'; '.join(problems[:3])}")
         db.execute("PRAGMA journal_mode=DELETE")  # no -wal/-shm beside the copy
     finally:
         db.close()

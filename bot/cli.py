@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -23,7 +24,7 @@ from bot.feeds_cli import ingest_items
 from bot.feeds_cli import register as register_feed_commands
 from bot.migrate_cli import register as register_migrate_command
 from bot.ops_cli import register as register_ops_commands
-from bot.settings import Settings
+from bot.settings import Settings, settings_problems
 from bot.terminal import answer_markup, format_date, headline_markup
 from index.engine import Engine, IngestReport
 from index.errors import NewsbotError
@@ -81,7 +82,10 @@ def main_callback(
     ] = None,
 ) -> None:
     overrides = {"data_dir": data_dir} if data_dir else {}
-    ctx.obj = Settings(**overrides)
+    try:
+        ctx.obj = Settings(**overrides)
+    except ValidationError as exc:
+        raise fail(f"invalid settings: {settings_problems(exc)}") from None
     logging.basicConfig(
         level=ctx.obj.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -174,7 +178,7 @@ def ask(
 
 def _ask_many(settings: Settings, path: Path, filters: Filters) -> None:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"{path}: cannot read ({exc})") from None
     with open_engine(settings, many_questions=True) as engine:
@@ -184,7 +188,9 @@ def _ask_many(settings: Settings, path: Path, filters: Filters) -> None:
             try:
                 item = json.loads(line)
                 text = item["question"]
-            except (json.JSONDecodeError, KeyError, TypeError):
+                if not isinstance(text, str):
+                    raise TypeError(text)
+            except (ValueError, KeyError, TypeError):
                 err.print(
                     f"{path}:{lineno}: not a JSON object with a question; skipped", markup=False
                 )

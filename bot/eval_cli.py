@@ -66,6 +66,13 @@ def _progress() -> Progress:
     )
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
 def parse_retrievers(value: str) -> list[RetrieverKind]:
     """``bm25,dense`` -> ["bm25", "dense"], in the given order, without repeats."""
     names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
@@ -234,6 +241,10 @@ def eval_command(
         "skipped_lines": len(skipped),
         "retrievers": ", ".join(kinds),
     }
+    if dump is not None:
+        inputs = [questions_file, *([corpus] if corpus is not None else [])]
+        if any(_same_file(dump, f) for f in inputs):
+            raise _fail(f"--dump {dump}: that is an input file; it would be overwritten")
     with ExitStack() as stack:
         dump_file = None
         if dump is not None:

@@ -31,6 +31,8 @@ from index.sources import read_sources
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+# A week: an infinite (or astronomic) interval made every schedule computation overflow.
+MAX_INTERVAL_SECONDS = 7 * 86400
 
 feeds_app = typer.Typer(
     help="RSS/Atom feeds that `newsbot watch` (and the Discord bot) poll and index.",
@@ -59,7 +61,11 @@ def add_command(
     name: Annotated[str | None, typer.Option(help="A short name shown with its headlines")] = None,
     interval: Annotated[
         float | None,
-        typer.Option(min=30, help="Seconds between polls (default: NEWSBOT_POLL_INTERVAL_SECONDS)"),
+        typer.Option(
+            min=30,
+            max=MAX_INTERVAL_SECONDS,
+            help="Seconds between polls, at most a week (default: NEWSBOT_POLL_INTERVAL_SECONDS)",
+        ),
     ] = None,
 ) -> None:
     """Add a feed to poll. Its first poll indexes what is there without announcing it."""
@@ -167,8 +173,8 @@ def remove_command(
 
 
 def _find(registry: Registry, target: str) -> Feed | None:
-    if target.isdigit():
-        return registry.feed(int(target))
+    if target.isascii() and target.isdigit():  # not "²", which isdigit() takes
+        return registry.feed(int(target)) if len(target) <= 18 else None  # SQLite's int64
     return registry.find_feed(target, guild_id=None)
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.config import EngineConfig
@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     # Operations
     health_port: int = 0  # 0: no health endpoint
     health_host: str = "127.0.0.1"
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # Feeds
     poll_interval_seconds: float = 900.0
@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     fetch_per_host: int = 2  # concurrent requests to one host
     feed_max_backoff_seconds: float = 6 * 3600.0  # a failing feed is retried at least this often
     feed_concurrency: int = 4  # feeds polled at the same time
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("allow_hosts", mode="before")
     @classmethod
@@ -175,3 +180,11 @@ class Settings(BaseSettings):
                 value = str(value)
             out[name] = value
         return out
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """One line naming each bad variable and what is wrong, never its value: the value
+    could be a token."""
+    return "; ".join(
+        f"NEWSBOT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+    )

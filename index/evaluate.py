@@ -167,7 +167,7 @@ def load_questions(path: Path) -> tuple[list[EvalQuestion], list[SkippedItem]]:
     """Questions of a JSONL file; a bad line is reported as ``file:line`` and skipped so one
     typo does not cost a whole run. Raises SourceError when the file cannot be read."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM is not line 1's text
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"{path}: cannot read questions ({exc})") from exc
     questions: list[EvalQuestion] = []

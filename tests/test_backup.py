@@ -180,9 +180,24 @@ def test_restore_refuses_something_that_is_not_a_backup(tmp_path):
     with pytest.raises(NewsbotError, match="not a newsbot backup"):
         restore_data_dir(tmp_path / "junk", tmp_path / "data")
     (tmp_path / "junk" / DB_NAME).write_bytes(b"this is not SQLite" * 100)
-    with pytest.raises(NewsbotError, match="not a readable newsbot database"):
+    # The message names the file the user gave, not the temporary copy it checked.
+    with pytest.raises(NewsbotError, match=f"^{tmp_path / 'junk' / DB_NAME}: not a readable"):
         restore_data_dir(tmp_path / "junk", tmp_path / "data")
     assert not (tmp_path / "data" / DB_NAME).exists()
+
+
+def test_backup_and_restore_at_impossible_paths_are_one_line_errors(tmp_path, engine_factory):
+    engine_factory(tmp_path / "data").ingest_paths([SAMPLE_DIR])
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(NewsbotError, match="cannot write the backup"):
+        backup_data_dir(tmp_path / "data", tmp_path / "a-file" / "sub")  # NotADirectoryError
+    backup_data_dir(tmp_path / "data", tmp_path / "b1")
+    with pytest.raises(NewsbotError, match="cannot restore into it"):
+        restore_data_dir(tmp_path / "b1", tmp_path / "a-file")  # FileExistsError
+    # Two restores within one second each keep the database they replaced.
+    first = restore_data_dir(tmp_path / "b1", tmp_path / "data")[1]
+    second = restore_data_dir(tmp_path / "b1", tmp_path / "data")[1]
+    assert first and second and first != second and (second / DB_NAME).is_file()
 
 
 SECRET = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.s3cr3t-t0k3n-never-printed"

@@ -150,6 +150,35 @@ def test_ask_json_questions_file_gives_one_answer_per_line_in_order(sample_cli, 
     assert f"{questions}:3" in result.stderr
 
 
+def test_questions_file_with_a_bom_and_a_question_that_is_not_text(sample_cli, tmp_path):
+    # A UTF-8 BOM made line 1 "not a JSON object"; a null question raised AttributeError and
+    # lost the answers of every later line.
+    questions = tmp_path / "bom.jsonl"
+    lines = [{"id": 1, "question": "When is the Shangri-La Dialogue?"}, {"id": 2, "question": None}]
+    lines.append({"id": 3, "question": "Who is the Japanese government's top spokesman?"})
+    questions.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8-sig")
+    result = _ok(sample_cli("ask", "--json", "--questions", str(questions)))
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["1", "3"]
+    assert result.stderr.strip() == f"{questions}:2: not a JSON object with a question; skipped"
+
+
+def test_a_bad_setting_is_one_line_naming_it_and_never_its_value(
+    patched, tmp_path, monkeypatch, capsys
+):
+    secret = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.s3cr3t-in-a-bad-setting"
+    monkeypatch.setenv("NEWSBOT_WORKERS", secret)  # a token pasted into the wrong variable
+    monkeypatch.setenv("NEWSBOT_LOG_LEVEL", "chatty")
+    monkeypatch.setattr("sys.argv", ["newsbot", "--data-dir", str(tmp_path), "stats"])
+    with pytest.raises(SystemExit) as exit_info:
+        bot.cli.main()  # was a pydantic traceback
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("error: invalid settings: ")
+    assert "NEWSBOT_WORKERS: " in line and "NEWSBOT_LOG_LEVEL: " in line
+    assert secret not in captured.err + captured.out and "s3cr3t" not in line
+
+
 def test_headlines_newest_first_with_limit_and_source(cli, tmp_path):
     rows = [
         {"title": "Oldest story", "text": "Old news about rail.", "published": "2023-05-01"},

@@ -400,3 +400,21 @@ def test_newsbot_eval_refuses_bad_input(tmp_path: Path, eval_files: tuple[Path, 
     result = runner.invoke(app, ["eval", str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 1 and "nope.jsonl" in result.output
     assert not (tmp_path / "r" / "report.json").exists()
+
+
+def test_eval_refuses_to_dump_over_an_input_and_reads_a_bom(
+    tmp_path: Path, eval_files: tuple[Path, Path]
+) -> None:
+    # --dump naming the corpus emptied it (opened for writing before it was read); a BOM made
+    # the questions file's first line "invalid JSON".
+    corpus, questions = eval_files
+    before = corpus.read_bytes()
+    for target in (corpus, questions):
+        args = ["eval", str(questions), "--corpus", str(corpus), "--dump", str(target)]
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r")])
+        assert result.exit_code == 1 and "that is an input file" in result.output
+    assert corpus.read_bytes() == before
+    bom = tmp_path / "bom.jsonl"
+    bom.write_text(json.dumps(QUESTIONS[0]) + "\n", encoding="utf-8-sig")
+    loaded, skipped = load_questions(bom)
+    assert [q.id for q in loaded] == ["q-mayor"] and skipped == []

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from index.errors import NewsbotError
 from tests.support.http_server import LocalServer, Route
 from tests.test_feeds_poller import Entry, page_html, rss
 
@@ -123,3 +124,21 @@ def test_watch_stops_cleanly_on_sigterm(env, server):
     assert proc.returncode == 0, stderr
     assert "watching 1 feed(s)" in stderr and "stopped" in stderr
     assert "Traceback" not in stderr
+
+
+def test_feed_commands_turn_odd_input_into_one_line_errors(env, tmp_path):
+    # --interval inf was stored, and every later schedule overflowed; "²" passes isdigit()
+    # and a 23-digit id overflows SQLite; a data dir that is a file gave a traceback.
+    forever = run(env, "feeds", "add", "http://news.example/rss.xml", "--interval", "inf")
+    assert forever.exit_code == 2 and "--interval" in forever.output
+    assert "No feeds yet" in run(env, "feeds", "list").stdout
+    for target in ("²", "9" * 23):
+        gone = run(env, "feeds", "remove", target)
+        assert gone.exit_code == 1 and f"no feed {target!r}" in gone.stderr
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    listed = run({**env, "NEWSBOT_DATA_DIR": str(not_a_dir)}, "feeds", "list")
+    # bot.cli.main prints a NewsbotError as one "error:" line and exits 1 (tested in test_cli).
+    assert isinstance(listed.exception, NewsbotError), listed.exception
+    assert str(listed.exception).startswith("cannot open the feed tables in ")
+    assert "\n" not in str(listed.exception)

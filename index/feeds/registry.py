@@ -33,6 +33,7 @@ Only items first seen after the subscription was made, on a feed's second poll o
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 import threading
@@ -258,15 +259,22 @@ class Registry:
     """Feeds, seen items, subscriptions and posts; thread-safe (one connection behind a lock)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        with self._lock:
-            self._db.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
+        try:  # a data directory that is a file, a database that is not one: one line
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise RegistryError(f"cannot open the feed tables in {path}: {exc}") from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            with self._lock:
+                self._db.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise RegistryError(f"cannot open the feed tables in {path}: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -322,6 +330,8 @@ class Registry:
         counted and added in one transaction, so two adds at once cannot both pass."""
         if not is_http_url(url):
             raise RegistryError(f"{url}: not an http(s) URL")
+        if interval is not None and not (math.isfinite(interval) and interval > 0):
+            raise RegistryError(f"{url}: the poll interval must be a positive number of seconds")
         try:
             with self._transaction():
                 if guild_limit is not None and guild_id is not None:
