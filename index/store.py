@@ -127,22 +127,34 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def connect(path: Path, error: type[NewsbotError], what: str) -> sqlite3.Connection:
+    """A WAL connection to ``path`` (its folder made) for threads that share it behind a
+    lock; ``error`` naming ``what`` and the path when it cannot be opened (a data directory
+    that is a file, a database that is not one)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise error(f"cannot open {what} {path}: {exc}") from exc
+    try:
+        db.execute("PRAGMA busy_timeout=10000")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as exc:
+        db.close()
+        raise error(f"cannot open {what} {path}: {exc}") from exc
+    return db
+
+
 class Store:
     """One SQLite database in WAL mode, shared by threads behind a lock."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._db = connect(path, NewsbotError, "the store")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise NewsbotError(f"cannot open the store {path}: {exc}") from exc
-        try:
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
             with self._lock:
                 self._db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
                 _add_missing_columns(self._db)

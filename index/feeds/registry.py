@@ -46,6 +46,7 @@ from pathlib import Path
 
 from index.errors import NewsbotError
 from index.feeds.urls import is_http_url
+from index.store import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -261,15 +262,8 @@ class Registry:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        try:  # a data directory that is a file, a database that is not one: one line
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise RegistryError(f"cannot open the feed tables in {path}: {exc}") from exc
+        self._db = connect(path, RegistryError, "the feed tables in")
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=10000")
             with self._lock:
                 self._db.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         except sqlite3.Error as exc:
