@@ -68,11 +68,11 @@ def read_sources(
 def _expand(raw: str) -> Iterator[Path | SkippedItem]:
     path = Path(os.path.expanduser(raw))
     try:
-        path.is_dir()
+        is_dir = path.is_dir()
     except OSError as exc:  # a name too long for the file system, and the like
         yield SkippedItem(raw, f"cannot read the path ({exc.strerror or exc})")
         return
-    if path.is_dir():
+    if is_dir:
         yield from _walk(path)
     elif path.exists():
         yield path
