@@ -132,6 +132,32 @@ def test_dump_without_body_is_skipped(tmp_path):
     assert "no body" in skip.reason
 
 
+@pytest.mark.parametrize(
+    "dateline",
+    [
+        "Thursday 30 February 2023 - 01:24",
+        "32 May 2023",
+        "Wednesday 10 May 2023 - 25:10",
+        "Wednesday 10 Smarch 2023 - 01:24",
+    ],
+)
+def test_dump_with_an_impossible_dateline_is_skipped_alone(tmp_path, dateline):
+    # textdump.py: the dateline failed to parse and so was taken for the headline.
+    bad = f"date 2023-05-10 0\n{dateline}\n\nBad\nStory Code : 1\nBad\nBody bad.\n"
+    good = "date 2023-05-11 1\n11 May 2023\nGood\nStory Code : 2\nGood\nBody good.\n"
+    p = _dump(tmp_path, bad + good)
+    skip, article = _read(p)
+    assert isinstance(skip, SkippedItem) and skip.origin == f"{p}:1"
+    assert skip.reason == f"text dump dateline {dateline!r} is not a valid date"
+    assert isinstance(article, Article) and article.title == "Good"
+
+
+def test_a_headline_shaped_like_a_date_is_still_a_headline(tmp_path):
+    p = _dump(tmp_path, "date 2024-01-02 0\n10 Things 2024\nStory Code : 1\nBody text.\n")
+    a = _one_article(p)
+    assert a.title == "10 Things 2024" and a.published == datetime(2024, 1, 2, tzinfo=UTC)
+
+
 # --- JSONL -----------------------------------------------------------------------------------
 
 

@@ -19,6 +19,9 @@ _DATELINE = re.compile(
     r"^\s*(?:[A-Za-z]+day,?\s+)?(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{4})"
     r"(?:\s*[-–,]?\s*(\d{1,2}):(\d{2}))?\s*$"
 )
+_MONTHS = frozenset(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+)
 _STORY_CODE = re.compile(r"^\s*Story\s+Code\s*:\s*(\S+)\s*$", re.IGNORECASE)
 # Site furniture after the body: everything from the first such line on is dropped.
 _BOILERPLATE = frozenset({"Comment", "Featured Stories"})
@@ -42,7 +45,12 @@ def _record(lines: list[str], origin: str, source: str | None) -> Article | Skip
     day = header.group(1)
     metadata: dict[str, str] = {"dump_number": header.group(2)}
     i = 1
-    published = _dateline(lines[i]) if i < len(lines) else None
+    try:
+        published = _dateline(lines[i]) if i < len(lines) else None
+    except ValueError:
+        return SkippedItem(
+            origin, f"text dump dateline {one_line(lines[i], 80)!r} is not a valid date"
+        )
     if published is not None:
         i += 1
     else:
@@ -84,6 +92,9 @@ def _record(lines: list[str], origin: str, source: str | None) -> Article | Skip
 
 
 def _dateline(line: str) -> datetime | None:
+    """The dateline's date. ValueError for a dateline naming no real day or time (30
+    February, 25:10), which must not pass for the headline; a line that only looks like one
+    ("10 Things 2024": no month, weekday or time) is None, since it may be the headline."""
     m = _DATELINE.match(line)
     if not m:
         return None
@@ -92,6 +103,9 @@ def _dateline(line: str) -> datetime | None:
     try:
         return datetime.strptime(stamp, "%d %b %Y %H:%M").replace(tzinfo=UTC)
     except ValueError:
+        has_weekday = not line.lstrip()[:1].isdigit()  # the pattern's optional "...day"
+        if month[:3].lower() in _MONTHS or has_weekday or hour is not None:
+            raise
         return None
 
 
