@@ -56,18 +56,35 @@ def _backup(data_dir: Path, target: Path) -> BackupInfo:
         raise NewsbotError(f"{data_dir}: no newsbot database ({DB_NAME}) to back up")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise NewsbotError(f"{target}: exists and is not an empty directory")
-    target.mkdir(parents=True, exist_ok=True)
+    created = [d for d in (target, *target.parents) if not d.exists()]
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        return _write_backup(config, target)
+    except BaseException:
+        _remove_partial_backup(target, created)
+        raise
+
+
+def _remove_partial_backup(target: Path, created: list[Path]) -> None:
+    """Undo a failed backup so a retry does not meet a "not an empty directory" of its own
+    making. Only our files go, then only folders we made (``rmdir`` keeps a non-empty one)."""
+    partial = [f".{DB_NAME}.partial{s}" for s in ("", "-journal", "-wal", "-shm")]
+    for name in (*partial, DB_NAME, MANIFEST_NAME):
+        with contextlib.suppress(OSError):
+            (target / name).unlink(missing_ok=True)
+    for folder in created:  # deepest first
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _write_backup(config: EngineConfig, target: Path) -> BackupInfo:
     partial = target / f".{DB_NAME}.partial"
     store = Store(config.db_path)
     try:
         store.backup(partial)
     finally:
         store.close()
-    try:
-        info = _check_and_seal(partial)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    info = _check_and_seal(partial)
     final = target / DB_NAME
     os.replace(partial, final)
     (target / MANIFEST_NAME).write_text(json.dumps(asdict(info), indent=2) + "\n")

@@ -166,13 +166,13 @@ def ask(
         raise fail("give a question, or --questions FILE.jsonl")
     with open_engine(settings_of(ctx)) as engine:
         answer = engine.quote_answer(question, filters=filters)
-    if as_json:
-        out.print_json(data=answer.to_json()) if out.is_terminal else print(
-            json.dumps(answer.to_json(), ensure_ascii=False)
-        )
-        return
-    out.print(answer_markup(answer), markup=True)
-    if answer.reason == "empty_index":
+    if not as_json:
+        out.print(answer_markup(answer), markup=True)
+    elif out.is_terminal:
+        out.print_json(data=answer.to_json())
+    else:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+    if answer.reason == "empty_index":  # a script must not take "ingest first" for an answer
         raise typer.Exit(1)
 
 
@@ -181,6 +181,7 @@ def _ask_many(settings: Settings, path: Path, filters: Filters) -> None:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"{path}: cannot read ({exc})") from None
+    empty_index = False
     with open_engine(settings, many_questions=True) as engine:
         for lineno, line in enumerate(lines, start=1):
             if not line.strip():
@@ -195,8 +196,14 @@ def _ask_many(settings: Settings, path: Path, filters: Filters) -> None:
                     f"{path}:{lineno}: not a JSON object with a question; skipped", markup=False
                 )
                 continue
-            answer = engine.quote_answer(text, filters=filters, qid=str(item.get("id", lineno)))
+            qid = item.get("id")  # a null id is no id: the line number stands in
+            answer = engine.quote_answer(
+                text, filters=filters, qid=str(lineno if qid is None else qid)
+            )
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+            empty_index = empty_index or answer.reason == "empty_index"
+    if empty_index:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -44,6 +44,12 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
 
 
+def _cell(text: str) -> str:
+    """``text`` as one Markdown table cell: a question type may hold ``|`` or a newline,
+    which would end the cell or the row (backslashes are escaped so ``\\|`` stays text)."""
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
+
+
 def _table(
     summary: Summary,
     columns: tuple[tuple[str, str], ...],
@@ -60,7 +66,7 @@ def _table(
             if not m[count[1]]:
                 continue
             cells = [retriever, qtype, str(m[count[1]]), *(fmt(m[key]) for _, key in columns)]
-            lines.append("| " + " | ".join(cells) + " |")
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return lines
 
 

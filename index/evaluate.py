@@ -207,8 +207,9 @@ def _question(line: str, origin: str, lineno: int) -> EvalQuestion | SkippedItem
     if answerable and not _fact_keys(evidence):
         return SkippedItem(origin, "answerable question without evidence: nothing to score")
     answer = obj.get("answer")
+    qid = obj.get("id")  # 0 and "" are ids too: only a missing or null one is not
     return EvalQuestion(
-        id=str(obj.get("id") or f"line-{lineno}"),
+        id=f"line-{lineno}" if qid is None else str(qid),
         question=question.strip(),
         answer=answer if isinstance(answer, str) else "",
         answerable=answerable,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import bot.backup
+import bot.cli
 from bot.backup import DB_NAME, MANIFEST_NAME, backup_data_dir, restore_data_dir
 from bot.cli import app
 from index.config import EngineConfig
@@ -173,6 +176,40 @@ def test_backup_refuses_a_missing_database_and_a_non_empty_target(tmp_path, engi
     with pytest.raises(NewsbotError, match="not an empty directory"):
         backup_data_dir(tmp_path / "data", tmp_path / "full")
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["keep.txt"]
+
+
+def test_a_failed_backup_removes_what_it_made_and_nothing_else(tmp_path, monkeypatch, capsys):
+    # backup.py: the target (and its new parents) stayed behind, empty, after the error, so
+    # the retry met "exists and is not an empty directory".
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / DB_NAME).write_bytes(b"this is not SQLite" * 100)
+    (tmp_path / "empty").mkdir()
+    for target in (tmp_path / "new" / "nightly" / "1", tmp_path / "empty"):
+        argv = ["newsbot", "--data-dir", str(tmp_path / "data"), "backup", str(target)]
+        monkeypatch.setattr("sys.argv", argv)
+        with pytest.raises(SystemExit) as exit_info:
+            bot.cli.main()
+        assert exit_info.value.code == 1
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("error: cannot open the store") and "not a database" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "empty"]
+    assert list((tmp_path / "empty").iterdir()) == []  # there before: kept, as it was
+
+
+def test_a_backup_failing_at_its_last_step_removes_its_files(tmp_path, engine_factory, monkeypatch):
+    engine_factory(tmp_path / "data").ingest_paths([SAMPLE_DIR])
+    (tmp_path / "empty").mkdir()
+
+    def disk_full(path: Path) -> None:
+        assert sorted(p.name for p in path.iterdir()) == [MANIFEST_NAME, DB_NAME]
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(bot.backup, "_fsync_dir", disk_full)
+    for target in (tmp_path / "empty", tmp_path / "new"):
+        with pytest.raises(NewsbotError, match="cannot write the backup"):
+            backup_data_dir(tmp_path / "data", target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "empty"]
+    assert list((tmp_path / "empty").iterdir()) == []
 
 
 def test_restore_refuses_something_that_is_not_a_backup(tmp_path):

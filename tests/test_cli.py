@@ -136,14 +136,19 @@ def test_ask_json_questions_file_gives_one_answer_per_line_in_order(sample_cli, 
         + json.dumps({"id": 2, "question": "What is the price of bitcoin?"})
         + "\n"
         + json.dumps({"question": "Who is the Japanese government's top spokesman?"})
+        + "\n"
+        + json.dumps({"id": None, "question": "When is the Shangri-La Dialogue?"})
+        + "\n"
+        + json.dumps({"id": 0, "question": "When is the Shangri-La Dialogue?"})
         + "\n",
         encoding="utf-8",
     )
     result = _ok(sample_cli("ask", "--json", "--questions", str(questions)))
     lines = result.stdout.strip().splitlines()
     answers = [json.loads(line) for line in lines]
-    assert [a["id"] for a in answers] == ["q-when", "2", "5"]  # no id: the line number
-    assert [a["abstained"] for a in answers] == [False, True, False]
+    # No id, or a null one: the line number. 0 is an id.
+    assert [a["id"] for a in answers] == ["q-when", "2", "5", "6", "0"]
+    assert [a["abstained"] for a in answers] == [False, True, False, False, False]
     assert answers[0]["quotes"][0]["highlight"] == "from June 2 to 4"
     assert answers[2]["quotes"][0]["highlight"] == "Hirokazu Matsuno"
     assert all(set(a) >= ANSWER_KEYS for a in answers)
@@ -217,6 +222,17 @@ def test_an_empty_data_dir_says_how_to_ingest(cli):
     assert re.search(r"articles\s*│\s*0\b", _ok(cli("stats")).stdout)
 
 
+def test_ask_json_on_an_empty_index_exits_1_like_the_text_answer(cli, tmp_path):
+    # --json printed the empty_index answer and exited 0, where the text answer exits 1.
+    result = cli("ask", "--json", "When is the Shangri-La Dialogue?")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["reason"] == "empty_index"
+    questions = _write_jsonl(tmp_path / "q.jsonl", [{"id": "a", "question": "When?"}])
+    result = cli("ask", "--json", "--questions", str(questions))
+    assert result.exit_code == 1
+    assert [json.loads(line)["reason"] for line in result.stdout.splitlines()] == ["empty_index"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -250,6 +266,19 @@ def test_ingest_reports_skipped_inputs(cli, tmp_path):
     result = _ok(cli("ingest", str(tmp_path / "empty.txt"), str(tmp_path / "missing.txt")))
     assert "added 0, updated 0, unchanged 0, skipped 2" in result.stdout
     assert "empty file" in result.stderr and "no such file" in result.stderr
+
+
+def test_ingest_skips_a_dump_with_an_impossible_dateline_and_stores_the_rest(cli, tmp_path):
+    bad = tmp_path / "dumps" / "bad.txt"
+    bad.parent.mkdir()
+    bad.write_text("date 2023-02-28 0\n30 February 2023\nT\nStory Code : 1\nT\nBody.\n")
+    good = tmp_path / "dumps" / "good.txt"
+    good.write_text("date 2023-02-28 1\n28 February 2023\nFine\nStory Code : 2\nFine\nBody.\n")
+    result = _ok(cli("ingest", str(bad.parent)))
+    assert "added 1, updated 0, unchanged 0, skipped 1" in result.stdout
+    [line] = result.stderr.strip().splitlines()
+    assert line == f"skipped {bad}: text dump dateline '30 February 2023' is not a valid date"
+    assert "Fine" in _ok(cli("headlines")).stdout
 
 
 def test_untrusted_text_is_printed_as_it_is_never_read_as_markup(cli, tmp_path):

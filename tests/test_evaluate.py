@@ -376,6 +376,46 @@ def test_newsbot_eval_end_to_end(tmp_path: Path, eval_files: tuple[Path, Path]) 
     assert (out / "hits_at_k.png").read_bytes().startswith(b"\x89PNG")
 
 
+def _eval_bm25(tmp_path: Path, corpus: Path, rows: list[dict]) -> Path:
+    """``newsbot eval`` of ``rows`` over ``corpus`` with BM25 alone; returns the --out folder
+    (answers.jsonl beside it is the --dump)."""
+    questions = tmp_path / "odd.jsonl"
+    questions.write_text("".join(json.dumps(q) + "\n" for q in rows), encoding="utf-8")
+    out = tmp_path / "r"
+    args = ["eval", str(questions), "--corpus", str(corpus), "--retrievers", "bm25"]
+    result = CliRunner().invoke(
+        app, [*args, "--out", str(out), "--dump", str(tmp_path / "answers.jsonl")]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_newsbot_eval_keeps_a_question_id_of_0(
+    tmp_path: Path, eval_files: tuple[Path, Path]
+) -> None:
+    # evaluate.py: `id or f"line-{n}"` renamed question 0 "line-1".
+    rows = [{**QUESTIONS[0], "id": 0}, {**QUESTIONS[2], "id": ""}, {**QUESTIONS[1], "id": None}]
+    out = _eval_bm25(tmp_path, eval_files[0], rows)
+    dumped = (tmp_path / "answers.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in dumped] == ["0", "", "line-3"]
+    per_question = (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["qid"] for line in per_question] == ["0", "", "line-3"]
+
+
+def test_newsbot_eval_escapes_pipes_in_report_tables(
+    tmp_path: Path, eval_files: tuple[Path, Path]
+) -> None:
+    # eval_report.py: a "|" in a question type split its Markdown table row into extra cells.
+    rows = [{**QUESTIONS[0], "question_type": "a|b"}, {**QUESTIONS[2], "question_type": "c\\|d"}]
+    markdown = (_eval_bm25(tmp_path, eval_files[0], rows) / "report.md").read_text("utf-8")
+    assert "| bm25 | a\\|b | 1 |" in markdown and "| bm25 | c\\\\\\|d | 1 |" in markdown
+    tables = re.findall(r"(?m)(?:^\|.*\n)+", markdown)
+    assert len(tables) == 3
+    for table in tables:  # every row as many cells as its header
+        widths = {re.sub(r"\\.", "", row).count("|") for row in table.splitlines()}
+        assert len(widths) == 1, table
+
+
 def test_newsbot_eval_limit_and_one_retriever(
     tmp_path: Path, eval_files: tuple[Path, Path]
 ) -> None:
