@@ -42,7 +42,7 @@ from bot.discord.memory import ConversationMemory
 from bot.discord.questions import QuestionService
 from bot.discord.render import article_pages
 from bot.discord.sync import sync_commands
-from bot.discord.text import CHOICE_NAME, CHOICE_VALUE, CHOICES, fit
+from bot.discord.text import CHOICE_NAME, CHOICE_VALUE, CHOICES, fit, squash
 from bot.discord.views import ArticlePageButton, FullArticleButton
 from bot.discord.workers import WorkerPool
 from bot.settings import Settings
@@ -269,13 +269,17 @@ class NewsBot(discord.Client):
             log.warning("source autocomplete failed: %s", exc)
             return []
         needle = current.casefold().strip()
+        # The store keeps outlet names as ingested, "" and "\n"-laden ones too. A blank one
+        # is no outlet to pick (and "" is no valid choice value: the option takes 1-100
+        # characters, and Discord rejects the whole answer over one bad choice); the names
+        # shown go on one line.
         matches = (
             (name, count)
             for name, count in self._sources
-            if needle in name.casefold() and len(name) <= CHOICE_VALUE
+            if squash(name) and needle in name.casefold() and len(name) <= CHOICE_VALUE
         )
         return [
-            app_commands.Choice(name=fit(f"{name} ({count})", CHOICE_NAME), value=name)
+            app_commands.Choice(name=fit(f"{squash(name)} ({count})", CHOICE_NAME), value=name)
             for name, count in itertools.islice(matches, CHOICES)
         ]
 

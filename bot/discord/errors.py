@@ -14,6 +14,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from bot.discord.text import fit_escaped, squash
 from index.errors import BackendUnavailable
 
 log = logging.getLogger("newsbot.discord")
@@ -73,10 +74,20 @@ def describe(error: BaseException) -> tuple[str, bool]:
     if isinstance(error, app_commands.CommandSignatureMismatch):
         return "That command changed since your app loaded it; please try again.", False
     if isinstance(error, app_commands.TransformerError):
-        return f"I couldn't read that value: {error.value!r}"[:300], False
+        return unreadable_value(error.value), False
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use that here.", False
     return GENERIC_FAILURE, True
+
+
+def unreadable_value(value: object) -> str:
+    """The refusal of an option value discord.py could not convert (e.g. a channel the bot
+    does not have cached). Only its text or name is echoed, escaped: the ``repr`` of the
+    resolved object is internals, and a channel name can hold markdown."""
+    shown = value if isinstance(value, str) else getattr(value, "name", None)
+    if not isinstance(shown, str) or not squash(shown):
+        return "I couldn't read that value; please choose it again."
+    return f"I couldn't read that value: {fit_escaped(squash(shown), 200)}"
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:

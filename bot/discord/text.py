@@ -52,14 +52,15 @@ def squash(text: str) -> str:
 def escape(text: str) -> str:
     """Markdown and mentions made inert, for any text that came from an article or a user.
 
-    ``escape_markdown`` handles ``*_~|`\\``, headings, lists, block quotes and masked links;
-    the extra ``](`` escape also covers masked links it misses (an empty ``[](...)``);
-    mentions get a zero-width space so they show as text, not as a pill (they could never ping:
-    every send disables mentions, this is about what the reader sees).
+    ``escape_markdown`` handles ``*_~|`\\``, headings, lists and block quotes; masked links
+    are broken here by escaping every ``](``. ``escape_markdown`` is never shown a ``](``: it
+    treats a whole ``[...](...)`` span (from a line's first ``[`` to its last ``)``) as one
+    link and only puts a backslash in front of it, which left every spoiler, code span or bold
+    inside the span live. Mentions get a zero-width space so they show as text, not as a pill
+    (they could never ping: every send disables mentions, this is about what the reader sees).
     """
-    text = discord.utils.escape_markdown(text)
-    text = text.replace("](", "]\\(")
-    return _MENTION.sub(_break_mention, text)
+    pieces = [discord.utils.escape_markdown(piece) for piece in text.split("](")]
+    return _MENTION.sub(_break_mention, "]\\(".join(pieces))
 
 
 def _break_mention(match: re.Match[str]) -> str:

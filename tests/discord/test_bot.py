@@ -365,6 +365,31 @@ async def test_headlines_source_autocompletes_and_filters(fake, tiny_bot) -> Non
     assert "Story" not in embed["description"] and not followup.json.get("components")
 
 
+async def test_blank_outlet_names_are_not_offered_as_choices(
+    fake, engine_factory, tmp_path
+) -> None:
+    """The store keeps outlet names as ingested: an empty one became a choice with an empty
+    value (the option takes 1-100 characters), a blank one a choice of nothing, and a
+    multi-line one a multi-line choice name."""
+    from index.model import Article
+
+    engine = engine_factory(tmp_path / "odd")
+    engine.ingest(
+        [
+            Article(f"Ferry {n}", f"The ferry ran {n}.", f"odd:{n}", source=source)
+            for n, source in enumerate(["", "   ", "Harbour\nHerald"])
+        ]
+    )
+    with ErrorLogGuard(("discord", "newsbot")):
+        async with running_bot(fake, engine, bot_settings(tmp_path / "odd")):
+            payload = fake.autocomplete_payload("headlines", {"source": ""})
+            await fake.dispatch("INTERACTION_CREATE", payload)
+            req = await fake.wait_for_request("POST", f"/interactions/{payload['id']}/*/callback")
+    assert req.json["data"]["choices"] == [
+        {"name": "Harbour Herald (1)", "value": "Harbour\nHerald"}
+    ]
+
+
 async def test_full_article_button_shows_the_article(fake, bot, engine) -> None:
     _, answer = await ask(fake, SHANGRI_LA)
     full = button(answer.json, "Full article")

@@ -828,3 +828,43 @@ async def test_feeds_add_reports_a_failing_feed_in_one_line(
             _, bad = await command(fake, "feeds", subcommand("add", url="file:///etc/passwd"))
             assert "not an http(s) URL" in reply_text(bad)
             assert [f.id for f in bot.feeds.registry.feeds()] == [feed.id]  # type: ignore[union-attr]
+
+
+async def test_feeds_add_refuses_a_malformed_url_instead_of_failing(
+    fake: FakeDiscord, engine: Engine, feed_settings: Settings
+) -> None:
+    """``urlsplit`` raises on a broken IPv6 host: the member got "something went wrong" and
+    the log an error traceback (ErrorLogGuard fails the test on it) for a typo."""
+    with ErrorLogGuard(GUARDED):
+        async with running_bot(fake, engine, feed_settings) as bot:
+            for url in ("http://[::1", "https://[news.example]/rss"):
+                _, bad = await command(fake, "feeds", subcommand("add", url=url))
+                assert reply_text(bad) == "That is not an http(s) URL.", url
+                assert is_private(bad)
+            assert bot.feeds is not None and bot.feeds.registry.feeds() == []
+
+
+async def test_a_channel_the_bot_cannot_resolve_is_refused_without_internals(
+    fake: FakeDiscord, engine: Engine, feed_settings: Settings
+) -> None:
+    """discord.py refuses a channel option it has not cached with a TransformerError; the
+    member was shown its value's ``repr`` ("<AppCommandChannel id=... type=<ChannelType...>>"),
+    the channel's name unescaped inside it."""
+    unknown = "123456789012345"
+    channel = {**fake.channels[fake.channel_id], "id": unknown, "name": "`ops` **desk**"}
+    options = [{"name": "channel", "type": 7, "value": unknown}]
+    with ErrorLogGuard(GUARDED):
+        async with running_bot(fake, engine, feed_settings) as bot:
+            payload = fake.slash_command_payload(
+                "subscribe",
+                options,
+                resolved={"channels": {unknown: {**channel, "permissions": str(MANAGER)}}},
+            )
+            payload["member"]["permissions"] = str(MANAGER)
+            await fake.dispatch("INTERACTION_CREATE", payload)
+            reply = await fake.wait_for_request("POST", f"/interactions/{payload['id']}/*/callback")
+            assert reply.json["data"]["flags"] == 64
+            assert reply.json["data"]["content"] == (
+                "I couldn't read that value: \\`ops\\` \\*\\*desk\\*\\*"
+            )
+            assert bot.feeds is not None and bot.feeds.registry.subscriptions() == []

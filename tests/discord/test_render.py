@@ -365,6 +365,28 @@ def test_escape_neutralises_markdown_mentions_and_links() -> None:
     assert_inert(out)
 
 
+def test_markdown_inside_a_masked_link_span_is_escaped_too() -> None:
+    """``escape_markdown`` escapes a "[...](...)" span (a line's first "[" to its last ")") as
+    one link, with one backslash in front: a spoiler, code span or bold inside it stayed live
+    and hid or restyled the quoted words, and a "[" in a headline link showed a stray "\\"."""
+    text = "Officials [said](x) the ||vote was rigged|| and `code **x**` (y)."
+    out = escape(text)
+    assert out == (
+        "Officials [said]\\(x) the \\|\\|vote was rigged\\|\\| and \\`code \\*\\*x\\*\\*\\` (y)."
+    )
+    assert_inert(out)
+    article = StoredArticle("a-0", "t", "b", None, None, None, "o", NOW)
+    quote = Quote(text, text, 0, len(text), "rigged", text.index("rigged"), article, 1.0)
+    block = quote_block(quote, 500)
+    assert "||" not in markup_only(block) and "`" not in markup_only(block)
+    assert unescaped_bold_markers(block) == 2  # only the highlight's own pair
+    heads = [Headline("a-1", "Ferry [strike](x) ||ends||", "W", NOW, "https://h.example/1")]
+    [page] = headline_pages(heads, title="Headlines")
+    assert page.description == (
+        "**1.** [Ferry \\[strike\\]\\(x) \\|\\|ends\\|\\|](https://h.example/1) — W, 1 June 2024"
+    )
+
+
 def test_bold_never_splits_a_url() -> None:
     article = StoredArticle("a-0", "t", "b", None, None, None, "o", NOW)
     text = "Read https://evil.example/a_b/c now"
