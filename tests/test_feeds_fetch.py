@@ -8,9 +8,12 @@ or metadata address from a test run.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 import socket
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator, Sequence
 
 import httpx
@@ -85,6 +88,30 @@ async def test_fetch_sends_user_agent_and_decodes_gzip(server, transport):
     assert got.text().startswith("<html><body>hello")
     assert len(got.body) == len("<html><body>hello</body></html>") * 50
     assert server.last("/page").headers["user-agent"] == "newsbot-test/1.0 (+local tests)"
+
+
+PAGE = "<html><head>{meta}<title>Caf\u00e9 r\u00e9sum\u00e9</title></head><body>na\u00efve</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        # A server's default latin-1 under a UTF-8 page that starts with a BOM.
+        ("text/html; charset=iso-8859-1", b"\xef\xbb\xbf" + PAGE.format(meta="").encode()),
+        ("text/html", PAGE.format(meta="").encode("utf-16")),  # UTF-16 with its BOM
+        # A copied <meta charset="utf-16"> on a UTF-8 page of an even length: read as UTF-16,
+        # every letter pair became a CJK character.
+        ("text/html", PAGE.format(meta='<meta charset="UTF-16" >').encode()),
+    ],
+)
+async def test_page_text_follows_the_bom_and_a_meta_utf16_means_utf8(
+    server, transport, content_type, body
+):
+    url = server.route("/page", Route(body, content_type=content_type))
+    async with fetcher(transport) as f:
+        got = await f.fetch(url)
+    assert "<title>Caf\u00e9 r\u00e9sum\u00e9</title>" in got.text()
+    assert got.text().startswith("<html>")
 
 
 async def test_conditional_get_gets_304_and_keeps_validators(server, transport):
@@ -229,6 +256,89 @@ async def test_streamed_body_over_the_cap_is_cut_off(server, transport):
             await f.fetch(url)
 
 
+def _gzip_of_zeros(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join([*(packer.compress(block) for _ in range(size >> 20)), packer.flush()])
+
+
+async def test_nested_gzip_bomb_is_cut_off_without_inflating_it(server, transport):
+    # fetch.py: httpx inflated each received chunk whole, and each stacked coding in turn, so
+    # this 1 KB response took 200 MB (and one of 2 KB took 2 GB) before the cap was checked.
+    bomb = gzip.compress(_gzip_of_zeros(200 << 20), 9)
+    assert len(bomb) < 2_000
+    url = server.route("/bomb", Route(bomb, headers={"Content-Encoding": "gzip, gzip"}))
+    async with fetcher(transport) as f:
+        tracemalloc.start()
+        try:
+            with pytest.raises(FetchError, match=r"body too large \(over 50000 bytes\)"):
+                await f.fetch(url)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 20 << 20
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data)[2:-4]),  # bare deflate, no zlib header
+        ("gzip, gzip", lambda data: gzip.compress(gzip.compress(data))),
+        ("identity", lambda data: data),
+    ],
+)
+async def test_content_encodings_are_decoded(server, transport, encoding, encode):
+    page = "<html><body>" + "<p>The ferry runs again.</p>" * 300 + "</body></html>"
+    url = server.route(
+        "/page", Route(encode(page.encode()), headers={"Content-Encoding": encoding})
+    )
+    async with fetcher(transport) as f:
+        got = await f.fetch(url)
+    assert got.text() == page
+    assert server.last("/page").headers["accept-encoding"] == "gzip, deflate"
+
+
+async def test_a_body_that_is_not_the_gzip_it_claims_is_a_one_line_error(server, transport):
+    url = server.route("/page", Route("<html>plain</html>", headers={"Content-Encoding": "gzip"}))
+    async with fetcher(transport) as f:
+        with pytest.raises(FetchError) as caught:
+            await f.fetch(url)
+    assert str(caught.value).startswith(f"{url}: cannot decode the body (Content-Encoding gzip: ")
+
+
+async def test_a_304_to_an_unconditional_request_is_an_error(server, transport):
+    # fetch.py: it came back as "not modified", and a feed's first poll then recorded nothing
+    # yet counted as the baseline, so the second poll posted every item.
+    url = server.route("/feed.xml", Route(status=304))
+    async with fetcher(transport) as f:
+        with pytest.raises(FetchError) as caught:
+            await f.fetch(url)
+    assert (
+        str(caught.value) == f"{url}: HTTP 304 Not Modified to a request that was not conditional"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://[::1/story", "Invalid IPv6 URL"),
+        ("http://127.0.0.1/a\x01b", "non-printable ASCII character"),
+        ("http://127.0.0.1/" + "a" * 70_000, "URL too long"),
+    ],
+)
+async def test_an_invalid_url_is_a_fetch_error(transport, url, why):
+    # fetch.py: ValueError / httpx.InvalidURL escaped, and one such item link in a feed failed
+    # the whole poll, every poll.
+    async with fetcher(transport) as f:
+        with pytest.raises(FetchError, match="not a valid URL") as caught:
+            await f.fetch(url)
+    assert why in str(caught.value)
+    assert transport.hosts == []
+
+
 async def test_http_error_is_a_one_line_fetch_error(server, transport):
     url = server.route("/gone", Route("nope", status=404))
     async with fetcher(transport) as f:
@@ -305,4 +415,6 @@ async def test_a_feed_url_is_refused_at_add_time_only_for_where_it_points():
         await refused_feed_url("http://intranet.test/rss", ["intranet.test"], 1.0, resolver) is None
     )
     assert await refused_feed_url("http://gone.test/rss", (), 1.0, resolver) is None
+    bad_port = "http://news.test:99999/rss"  # was kept, and failed every poll
+    assert await refused_feed_url(bad_port, (), 1.0, resolver) == f"{bad_port}: bad port"
     assert await refused_feed_url("http://slow.test/rss", (), 0.05, slow) is None

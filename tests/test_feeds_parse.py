@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import UTC, datetime
 
 import pytest
 
 from index.feeds.parse import FeedParseError, html_to_text, is_feed, is_html, parse_feed
 from index.feeds.urls import canonical_url
+from index.model import Article, SkippedItem
+from index.sources import read_html
 
 URL = "http://127.0.0.1:9/feed.xml"
 
@@ -188,3 +192,39 @@ def test_html_to_text_keeps_paragraphs_and_drops_scripts():
 )
 def test_canonical_url(raw, canonical):
     assert canonical_url(raw) == canonical
+
+
+# --- the linked pages (read_html, as the poller calls it) --------------------------------------
+
+STORY_PAGE = (
+    "<!DOCTYPE html><html><head><title>Harbour bridge to close</title></head><body>"
+    "<nav>Home | News</nav><article><h1>Harbour bridge to close</h1>"
+    "<p>The harbour bridge will close to all traffic for three weeks from Monday while "
+    "engineers replace corroded cables, the city council said on Tuesday.</p>"
+    "<p>Buses will be diverted through the tunnel, adding roughly twenty minutes to journeys "
+    "between the old town and the northern suburbs.</p></article></body></html>"
+)
+
+
+def _page_with_empty_paragraphs(count: int) -> str:
+    return STORY_PAGE.replace("<nav>", "<div>" + "<p>x</p>" * count + "</div><nav>")
+
+
+def test_a_page_of_many_paragraphs_is_extracted_in_bounded_time():
+    # sources/html.py: trafilatura's time grows with the square of the paragraphs; this 100 KB
+    # page took ~35 s (a 1 MB one half an hour), holding a feed poll that nothing could stop.
+    # Its fast mode takes ~2 s: the bound leaves room for a slow machine.
+    started = time.monotonic()
+    a = read_html(_page_with_empty_paragraphs(12_000), URL)
+    assert time.monotonic() - started < 20
+    assert isinstance(a, Article) and "corroded cables" in a.body
+
+
+def test_a_page_with_too_many_elements_is_skipped_naming_the_count():
+    started = time.monotonic()
+    skip = read_html(_page_with_empty_paragraphs(40_000), URL)
+    assert time.monotonic() - started < 20  # counted, not extracted (~0.1 s)
+    assert isinstance(skip, SkippedItem) and skip.origin == URL
+    assert re.fullmatch(
+        r"page too large to extract \(400\d\d HTML elements, limit 30000\)", skip.reason
+    )

@@ -291,6 +291,35 @@ async def test_unreachable_page_falls_back_to_the_feed_summary(rig: Rig):
     assert stored.url == f"{rig.base}/story/1.html"
 
 
+async def test_an_item_link_that_is_not_a_valid_url_falls_back_alone(rig: Rig):
+    # fetch.py: httpx.InvalidURL escaped the fetcher, poll_once raised, and the feed failed
+    # every poll with none of its items stored.
+    rig.serve_pages(1)
+    rig.serve_rss([Entry(1), Entry(2, link=f"{rig.base}/story/2\x01.html")])
+    result = await rig.poll(rig.add_feed())
+    assert not result.failed
+    by_title = {a.title: a for a in result.new_articles}
+    assert by_title[STORIES[1][0]].extracted == "page"
+    assert by_title[STORIES[2][0]].extracted == "feed-summary"
+    assert "not a valid URL" in rig.metadata(by_title[STORIES[2][0]].article_id)["extract_error"]
+
+
+async def test_a_304_to_the_first_poll_is_no_baseline(rig: Rig):
+    # A server answering 304 to an unconditional request made the first poll a baseline that
+    # recorded nothing, and the second poll then posted the whole feed.
+    url = rig.server.route("/feed.xml", Route(status=304))
+    feed = rig.add_feed(url)
+    first = await rig.poll(feed)
+    assert first.failed and first.errors == [
+        f"{url}: HTTP 304 Not Modified to a request that was not conditional"
+    ]
+    rig.clock.now += INTERVAL
+    rig.serve_pages(1, 2)
+    rig.serve_rss([Entry(1), Entry(2)])
+    second = await rig.poll(feed)
+    assert second.baseline and len(second.new_articles) == 2 and second.postable == []
+
+
 async def test_malformed_feed_backs_off_and_loses_nothing(rig: Rig, caplog):
     rig.serve_pages(1, 2)
     rig.serve_rss([Entry(1)])
@@ -335,6 +364,23 @@ async def test_backoff_is_capped(rig: Rig):
     assert state is not None and state.consecutive_failures == 6
     assert state.next_poll_at.timestamp() == pytest.approx(rig.clock.now + 4 * INTERVAL)
     assert "HTTP 404" in (state.last_error or "")
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [("1800", 1800.0), ("86400", 4 * INTERVAL), ("Fri, 01 Jan 2100 00:00:00 GMT", 4 * INTERVAL)],
+)
+async def test_a_rate_limited_feed_waits_its_retry_after(rig: Rig, retry_after, wait):
+    # poller.py: Retry-After was ignored and a 429 feed was asked again after one interval.
+    url = rig.server.route(
+        "/feed.xml", Route("slow down", status=429, headers={"Retry-After": retry_after})
+    )
+    feed = rig.add_feed(url)
+    result = await rig.poll(feed)
+    assert result.failed and result.errors == [f"{url}: HTTP 429 Too Many Requests"]
+    state = rig.registry.feed(feed.id)
+    assert state is not None
+    assert state.next_poll_at.timestamp() - rig.clock.now == pytest.approx(wait, abs=1)
 
 
 async def test_wrong_content_type_is_not_a_feed(rig: Rig):

@@ -9,7 +9,8 @@ pinned to the IP, with Host and TLS SNI kept), so a DNS answer that changes betw
 and the connect ("DNS rebinding") cannot slip a private address in. Proxies from the
 environment are ignored for the same reason.
 
-Bodies are capped while streaming (decoded bytes are counted, so a gzip bomb stops at the cap),
+Bodies are capped while streaming (decoded bytes are counted, and gzip/deflate are undone here
+with bounded output, so a gzip bomb, even a nested one, stops at the cap without inflating),
 each hop has a deadline, at most ``per_host_requests`` requests run against one host at a time,
 and conditional GET (ETag / Last-Modified -> 304) spares publishers and us a full download.
 """
@@ -17,11 +18,15 @@ and conditional GET (ETag / Last-Modified -> 304) spares publishers and us a ful
 from __future__ import annotations
 
 import asyncio
+import codecs
+import email.utils
 import ipaddress
 import re
 import socket
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -52,20 +57,32 @@ FEED_ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# The content codings ``_Inflater`` undoes; sent as Accept-Encoding so that httpx never
+# advertises one it would decode itself (brotli, zstd) once such a package is installed.
+ACCEPT_ENCODING = "gzip, deflate"
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
 class FetchError(SourceError):
     """A URL that could not be fetched; ``str()`` is one line naming the URL and why.
 
-    ``status`` is the HTTP status when the server answered with an error, else None.
+    ``status`` is the HTTP status when the server answered with an error, else None;
+    ``retry_after`` the seconds its Retry-After header asked us to wait (429, 503), else None.
     """
 
-    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+    def __init__(
+        self, url: str, reason: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
+        self.retry_after = retry_after
 
 
 class RefusedAddress(FetchError):
@@ -90,8 +107,11 @@ class FetchResult:
         return self.status == 304
 
     def text(self) -> str:
-        """The body as text: the header's charset, else a <meta charset>, else UTF-8."""
-        for charset in (self.charset, _meta_charset(self.body), "utf-8"):
+        """The body as text: a byte-order mark's encoding, else the header's charset, else a
+        <meta charset>, else UTF-8 (browsers' order: a BOM outranks a server's default
+        charset=iso-8859-1 that mangles every accent of a UTF-8 page)."""
+        bom = next((codec for mark, codec in _BOMS if self.body.startswith(mark)), None)
+        for charset in (bom, self.charset, _meta_charset(self.body), "utf-8"):
             if not charset:
                 continue
             try:
@@ -173,6 +193,9 @@ async def refused_feed_url(
     host = (parts.hostname or "").lower()
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # "http://x:99999/": every poll would fail on it
+        return f"{url}: bad port"
+    try:
         async with asyncio.timeout(timeout):
             await _checked_addresses(url, url, host, port, _allow_set(allow_hosts), resolve)
     except RefusedAddress as exc:
@@ -208,7 +231,7 @@ class SafeFetcher:
             follow_redirects=False,
             trust_env=False,  # a proxy would connect on our behalf, past the address check
             timeout=httpx.Timeout(config.fetch_timeout_seconds),
-            headers={"User-Agent": config.user_agent},
+            headers={"User-Agent": config.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             transport=transport,
         )
         self._host_slots: dict[str, asyncio.Semaphore] = {}
@@ -254,7 +277,10 @@ class SafeFetcher:
         self, url: str, current: str, headers: dict[str, str]
     ) -> tuple[FetchResult | None, str | None]:
         """One request: (result, None), or (None, next URL) for a redirect."""
-        parts = urlsplit(current)
+        try:
+            parts = urlsplit(current)
+        except ValueError as exc:  # "http://[oops/": a feed's item link can be anything
+            raise FetchError(url, f"{_refused(url, current)}: not a valid URL ({exc})") from None
         if parts.scheme not in ("http", "https"):
             raise FetchError(url, f"{_refused(url, current)}: only http and https URLs are fetched")
         host = (parts.hostname or "").lower()
@@ -264,6 +290,10 @@ class SafeFetcher:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise FetchError(url, f"{_refused(url, current)}: bad port") from None
+        try:
+            httpx.URL(current)  # refuses control characters and over-long URLs urlsplit lets by
+        except httpx.InvalidURL as exc:
+            raise FetchError(url, f"{_refused(url, current)}: not a valid URL ({exc})") from None
         async with self._slot(host):
             timeout = self.config.fetch_timeout_seconds
             try:
@@ -302,10 +332,17 @@ class SafeFetcher:
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 return None, urljoin(current, response.headers["location"].strip())
             if response.status_code == 304:
+                if "If-None-Match" not in headers and "If-Modified-Since" not in headers:
+                    # Nothing to compare with: taken as "unchanged", a feed's first poll would
+                    # record nothing yet count as its baseline, and its next poll would flood.
+                    raise FetchError(
+                        url, "HTTP 304 Not Modified to a request that was not conditional"
+                    )
                 return _result(current, response, b""), None
             if response.status_code >= 400:
                 reason = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
-                raise FetchError(url, reason, response.status_code)
+                wait = _retry_after(response.headers.get("retry-after", ""))
+                raise FetchError(url, reason, response.status_code, wait)
             body = await self._read_capped(url, response)
             return _result(current, response, body), None
         finally:
@@ -316,13 +353,79 @@ class SafeFetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise FetchError(url, f"body too large ({declared} bytes, limit {cap})")
+        if response.is_stream_consumed:  # built in memory by a transport (tests): decoded
+            if len(response.content) > cap:
+                raise FetchError(url, f"body too large (over {cap} bytes)")
+            return response.content
+        encoding = response.headers.get("content-encoding", "")
+        # The last coding applied is the first one undone; codings this module does not know
+        # pass through as httpx would pass them.
+        layers = [_Inflater(c) for c in reversed(_codings(encoding)) if c in _Inflater.CODINGS]
         chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.aiter_raw():
+            try:
+                for layer in layers:
+                    chunk = layer.inflate(chunk, cap - size)
+                    if len(chunk) > cap - size:
+                        raise FetchError(url, f"body too large (over {cap} bytes)")
+            except zlib.error as exc:
+                raise FetchError(
+                    url, f"cannot decode the body (Content-Encoding {encoding}: {exc})"
+                ) from None
             size += len(chunk)
             if size > cap:
                 raise FetchError(url, f"body too large (over {cap} bytes)")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+class _Inflater:
+    """One gzip or deflate coding undone, never inflating more than asked for.
+
+    httpx inflates each received chunk whole, and every stacked coding in turn: a 64 KiB chunk
+    of a gzip bomb is 64 MiB, and under "Content-Encoding: gzip, gzip" a 2 KB response is
+    gigabytes before the cap is ever checked.
+    """
+
+    CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
+
+    def __init__(self, coding: str) -> None:
+        self._raw_fallback = coding == "deflate"
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS | (16 if coding != "deflate" else 0))
+
+    def inflate(self, data: bytes, limit: int) -> bytes:
+        """Up to ``limit + 1`` bytes: one byte over the limit shows the limit is passed (and
+        input may be left over, so the caller must stop)."""
+        try:
+            out = self._inflate.decompress(data, limit + 1)
+        except zlib.error:
+            if not self._raw_fallback:
+                raise
+            # Some servers send "deflate" as a bare deflate stream, without the zlib header.
+            self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._inflate.decompress(data, limit + 1)
+        self._raw_fallback = False
+        return out
+
+
+def _retry_after(value: str) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None when absent or bad."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _codings(header: str) -> list[str]:
+    """Content codings in the order they were applied, ``identity`` left out."""
+    found = (c.strip().lower() for c in header.split(","))
+    return [c for c in found if c and c != "identity"]
 
 
 def _result(url: str, response: httpx.Response, body: bytes) -> FetchResult:
@@ -356,4 +459,10 @@ def _describe(exc: httpx.HTTPError) -> str:
 
 def _meta_charset(body: bytes) -> str | None:
     found = _META_CHARSET.search(body[:4096])
-    return found.group(1).decode("ascii") if found else None
+    if not found:
+        return None
+    charset = found.group(1).decode("ascii")
+    # A <meta> readable as ASCII cannot be UTF-16 or UTF-32, whatever it says (the HTML
+    # standard reads such pages as UTF-8); decoded as UTF-16, every letter pair became a CJK
+    # character and the page lost all its text.
+    return "utf-8" if charset.lower().replace("-", "").startswith(("utf16", "utf32")) else charset

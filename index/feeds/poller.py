@@ -9,8 +9,8 @@ record the items. The first successful poll of a feed is a *baseline*: what is t
 indexed, but nothing is postable, so subscribing to a busy feed does not flood a channel.
 
 A failing feed (unreachable, malformed, not a feed) keeps its items and its ETag, records the
-error, and is retried after ``interval * 2**(failures-1)`` seconds, capped at
-``max_backoff_seconds``; ``newsbot feeds list`` shows both.
+error, and is retried after ``interval * 2**(failures-1)`` seconds, or the server's
+Retry-After when longer, capped at ``max_backoff_seconds``; ``newsbot feeds list`` shows both.
 
 ``run(stop)`` is the loop (``newsbot watch``, or the Discord bot's background task): it claims
 due feeds, polls up to ``concurrent_feeds`` at once, calls ``on_result`` after each poll (the
@@ -132,7 +132,9 @@ class FeedPoller:
                 )
                 return PollResult(feed, not_modified=True)
             parsed = read_feed(fetched, feed.url)
-        except (FetchError, FeedParseError) as exc:
+        except FetchError as exc:
+            return self._failed(feed, str(exc), now, exc.retry_after)
+        except FeedParseError as exc:
             return self._failed(feed, str(exc), now)
         if parsed.warning:
             log.info("%s: read despite a problem: %s", feed.url, parsed.warning)
@@ -154,9 +156,16 @@ class FeedPoller:
             log.warning("%s", error)
         return result
 
-    def _failed(self, feed: Feed, message: str, now: float) -> PollResult:
+    def _failed(
+        self, feed: Feed, message: str, now: float, retry_after: float | None = None
+    ) -> PollResult:
+        """Record the failure; the next try waits the backoff, or longer when the server said
+        so (429/503 Retry-After), though never past the backoff cap: a feed is not given up."""
         failures = feed.consecutive_failures + 1
         delay = self.backoff(feed, failures)
+        if retry_after is not None:
+            cap = max(self.config.max_backoff_seconds, self.interval(feed))
+            delay = max(delay, min(retry_after, cap))
         self.registry.record_failure(feed.id, message, next_poll_at=now + delay, now=now)
         log.warning("feed failed (%d in a row, next try in %.0fs): %s", failures, delay, message)
         return PollResult(feed, errors=[message], failed=True)

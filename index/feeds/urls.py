@@ -37,6 +37,10 @@ def canonical_url(url: str) -> str:
 
 
 def is_http_url(text: str) -> bool:
-    """Whether a command-line argument names a web address rather than a file."""
-    parts = urlsplit(text.strip())
+    """Whether a command-line argument names a web address rather than a file. A malformed
+    one (``http://[::1``: ``urlsplit`` raises) is not: callers refuse it as "not a URL"."""
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError:
+        return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
