@@ -69,6 +69,9 @@ class Article:
             # One URL, one article: the id, the batch's repeat check and the store's unique
             # URL must all see "http://x/a " as "http://x/a".
             object.__setattr__(self, "url", self.url.strip() or None)
+        if self.source is not None:
+            # "" or "  " is no outlet: it would be listed, and offered in /headlines, as one.
+            object.__setattr__(self, "source", self.source.strip() or None)
 
     @property
     def body_hash(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -389,8 +390,11 @@ class Store:
             where.append("published_ts < ?")
             args.append(until.timestamp())
         if topic:
-            where.append("(title LIKE ? OR json_extract(metadata, '$.category') LIKE ?)")
-            args += [f"%{topic}%", f"%{topic}%"]
+            # The words as typed: unescaped, "%" or "_" matched every headline.
+            like = "LIKE ? ESCAPE '\\'"
+            where.append(f"(title {like} OR json_extract(metadata, '$.category') {like})")
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", topic) + "%"
+            args += [pattern, pattern]
         with self._lock:
             rows = self._db.execute(
                 # Forced: for a date range the planner picks articles_published and sorts

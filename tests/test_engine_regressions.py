@@ -290,6 +290,24 @@ def test_a_url_with_spaces_around_it_is_the_same_url(engine_factory):
     assert only.url == "https://x/a" and "airport" in engine.article(only.article_id).body
 
 
+def test_a_blank_outlet_is_no_outlet(engine_factory):
+    # "" or "  " was stored as an outlet: /sources listed it, /headlines offered it.
+    engine: Engine = engine_factory()
+    engine.ingest(
+        [
+            Article("A", "The harbour reopened on Monday.", "a", url="https://x/a", source=""),
+            Article("B", "The airport reopened on Tuesday.", "b", url="https://x/b", source="  "),
+            Article("C", "The station reopened on Friday.", "c", url="https://x/c", source=" W "),
+        ]
+    )
+    assert engine.sources() == [("W", 1)]
+    assert sorted((h.title, h.source) for h in engine.headlines()) == [
+        ("A", None),
+        ("B", None),
+        ("C", "W"),
+    ]
+
+
 def test_a_write_that_cannot_begin_does_not_keep_the_store_locked(engine_factory):
     # _Transaction took the store's lock, then BEGIN IMMEDIATE failed ("database is locked")
     # and __exit__ never ran: every later store call, from any thread, waited forever.

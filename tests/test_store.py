@@ -161,6 +161,8 @@ def test_headlines_newest_first_unknown_dates_last_and_filters(store):
     assert [h.title for h in store.headlines(since=since)] == ["New", "Mid"]
     assert [h.title for h in store.headlines(until=since)] == ["Old"]
     assert [h.title for h in store.headlines(topic="mid")] == ["Mid"]
+    for wildcard in ("%", "_", "\\"):  # the words as typed: "%" matched every headline
+        assert store.headlines(topic=wildcard) == []
     assert store.newest().title == "New"
     assert store.sources() == [("Reuters", 2), ("BBC", 1)]
     h = store.headlines(limit=1)[0]
