@@ -336,6 +336,7 @@ async def test_an_invalid_url_is_a_fetch_error(transport, url, why):
         with pytest.raises(FetchError, match="not a valid URL") as caught:
             await f.fetch(url)
     assert why in str(caught.value)
+    assert str(caught.value).isprintable() and len(str(caught.value)) <= 1000  # one line
     assert transport.hosts == []
 
 

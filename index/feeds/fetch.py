@@ -78,7 +78,7 @@ class FetchError(SourceError):
     def __init__(
         self, url: str, reason: str, status: int | None = None, retry_after: float | None = None
     ) -> None:
-        super().__init__(f"{url}: {reason}")
+        super().__init__(f"{_printable(url, 300)}: {_printable(reason, 700)}")
         self.url = url
         self.reason = reason
         self.status = status
@@ -444,6 +444,13 @@ def _result(url: str, response: httpx.Response, body: bytes) -> FetchResult:
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` readable on one line: a feed's item link can hold control characters (a
+    newline would split a log line) or run to 64 KB."""
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def _refused(url: str, current: str) -> str:
