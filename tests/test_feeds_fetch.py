@@ -366,6 +366,14 @@ async def test_at_most_two_requests_per_host_at_once(server, transport):
     assert server.max_in_flight == 2
 
 
+async def test_at_most_max_requests_at_once_over_all_hosts(server, transport):
+    server.route("/slow", Route("ok", delay=0.15))
+    async with fetcher(transport, per_host_requests=10, max_requests=3) as f:
+        got = await asyncio.gather(*(f.fetch(server.url("/slow")) for _ in range(7)))
+    assert len(got) == 7
+    assert server.max_in_flight == 3
+
+
 @pytest.mark.parametrize(
     "address",
     [

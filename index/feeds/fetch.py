@@ -11,8 +11,9 @@ environment are ignored for the same reason.
 
 Bodies are capped while streaming (decoded bytes are counted, and gzip/deflate are undone here
 with bounded output, so a gzip bomb, even a nested one, stops at the cap without inflating),
-each hop has a deadline, at most ``per_host_requests`` requests run against one host at a time,
-and conditional GET (ETag / Last-Modified -> 304) spares publishers and us a full download.
+each hop has a deadline, at most ``per_host_requests`` requests run against one host at a time
+(and ``max_requests`` over all hosts), and conditional GET (ETag / Last-Modified -> 304) spares
+publishers and us a full download.
 """
 
 from __future__ import annotations
@@ -235,6 +236,7 @@ class SafeFetcher:
             transport=transport,
         )
         self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._all_slots = asyncio.Semaphore(config.max_requests)
 
     async def __aenter__(self) -> SafeFetcher:
         return self
@@ -294,7 +296,8 @@ class SafeFetcher:
             httpx.URL(current)  # refuses control characters and over-long URLs urlsplit lets by
         except httpx.InvalidURL as exc:
             raise FetchError(url, f"{_refused(url, current)}: not a valid URL ({exc})") from None
-        async with self._slot(host):
+        # The host's slot first: a request queued for a busy host holds no global slot.
+        async with self._slot(host), self._all_slots:
             timeout = self.config.fetch_timeout_seconds
             try:
                 async with asyncio.timeout(timeout):
