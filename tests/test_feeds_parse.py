@@ -159,6 +159,15 @@ def test_is_feed(content_type, body, expected):
     assert is_feed(content_type, body) is expected
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_feed_served_as_text_xml_is_read(encoding):
+    # Sniffed as not a feed, then, with "text/xml" (US-ASCII by default), read as malformed.
+    text = "\ufeff" + RSS2.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    body = text.encode(encoding)
+    assert is_feed("text/xml", body)
+    assert parse_feed(body, URL, "text/xml").items == parse_feed(RSS2, URL, "text/xml").items
+
+
 @pytest.mark.parametrize(
     ("content_type", "body", "expected"),
     [

@@ -8,6 +8,7 @@ broken feed is reported rather than silently read as empty.
 from __future__ import annotations
 
 import calendar
+import codecs
 import re
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ _ROOT = re.compile(
     re.DOTALL,
 )
 _FEED_ROOTS = frozenset({b"rss", b"feed", b"rdf"})
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _BLOCKS = (
     "p",
     "div",
@@ -106,7 +108,9 @@ class ParsedFeed:
 def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     """Parse RSS or Atom; raise ``FeedParseError`` (naming ``url``) when nothing can be read."""
     headers = {"content-location": url}
-    if content_type:
+    # A byte-order mark names the encoding; "text/xml" without a charset would have feedparser
+    # read it as US-ASCII (RFC 3023), and a UTF-16 feed as malformed.
+    if content_type and not body.startswith(_BOMS):
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
     entries = list(parsed.get("entries") or [])
@@ -209,7 +213,10 @@ def is_feed(content_type: str, body: bytes) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in FEED_TYPES:
         return True
-    found = _ROOT.match(body[:4096])
+    head = body[:4096]
+    if head.startswith(_BOMS[1:]):  # UTF-16: the root element, as bytes
+        head = head.decode("utf-16", "ignore").encode("utf-8")
+    found = _ROOT.match(head)
     return found is not None and found.group(1).lower() in _FEED_ROOTS
 
 
