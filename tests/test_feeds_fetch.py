@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 import httpx
 import pytest
 
+from index.feeds.articles import url_articles
 from index.feeds.config import FeedConfig
 from index.feeds.fetch import FetchError, SafeFetcher, blocked_reason, refused_feed_url
 from tests.support.http_server import LocalServer, Route
@@ -99,6 +100,7 @@ PAGE = "<html><head>{meta}<title>Caf\u00e9 r\u00e9sum\u00e9</title></head><body>
         # A server's default latin-1 under a UTF-8 page that starts with a BOM.
         ("text/html; charset=iso-8859-1", b"\xef\xbb\xbf" + PAGE.format(meta="").encode()),
         ("text/html", PAGE.format(meta="").encode("utf-16")),  # UTF-16 with its BOM
+        ("text/html", PAGE.format(meta="").encode("utf-32")),  # its BOM starts as UTF-16's
         # A copied <meta charset="utf-16"> on a UTF-8 page of an even length: read as UTF-16,
         # every letter pair became a CJK character.
         ("text/html", PAGE.format(meta='<meta charset="UTF-16" >').encode()),
@@ -366,10 +368,19 @@ async def test_at_most_two_requests_per_host_at_once(server, transport):
     assert server.max_in_flight == 2
 
 
-async def test_at_most_max_requests_at_once_over_all_hosts(server, transport):
-    server.route("/slow", Route("ok", delay=0.15))
-    async with fetcher(transport, per_host_requests=10, max_requests=3) as f:
-        got = await asyncio.gather(*(f.fetch(server.url("/slow")) for _ in range(7)))
+async def test_a_feeds_item_pages_are_fetched_a_few_at_a_time(server, transport):
+    # Every item page was fetched at once (only each host was limited): a feed of a thousand
+    # items on a thousand hosts opened a thousand connections.
+    server.route("/slow", Route("<html><body><p>ok</p></body></html>", delay=0.15))
+    items = "".join(
+        f"<item><title>Story {n}</title><link>{server.url('/slow')}?n={n}</link>"
+        f"<guid>s-{n}</guid><description>Summary of story {n}.</description></item>"
+        for n in range(7)
+    )
+    feed = f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+    feed_url = server.route("/feed.xml", Route(feed, content_type="application/rss+xml"))
+    async with fetcher(transport, per_host_requests=10, item_fetches_per_feed=3) as f:
+        got = await url_articles(f, [feed_url])
     assert len(got) == 7
     assert server.max_in_flight == 3
 

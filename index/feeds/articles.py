@@ -84,14 +84,24 @@ async def _page_from(fetched: FetchResult, url: str, source: str | None) -> Arti
 async def feed_articles(
     fetcher: SafeFetcher, parsed: ParsedFeed, *, source: str | None
 ) -> list[Article | SkippedItem]:
-    """Every item of a parsed feed as an article, pages fetched concurrently (the fetcher
-    keeps it polite per host)."""
-    name = source or parsed.title
-    return list(
-        await asyncio.gather(
-            *(item_article(fetcher, i, feed_url=parsed.url, source=name) for i in parsed.items)
-        )
+    """Every item of a parsed feed as an article."""
+    return await items_articles(
+        fetcher, parsed.items, feed_url=parsed.url, source=source or parsed.title
     )
+
+
+async def items_articles(
+    fetcher: SafeFetcher, items: Sequence[FeedItem], *, feed_url: str, source: str | None
+) -> list[Article | SkippedItem]:
+    """These items of one feed as articles, in order: their pages are fetched concurrently, at
+    most ``item_fetches_per_feed`` at a time (the fetcher keeps it polite per host)."""
+    slots = asyncio.Semaphore(fetcher.config.item_fetches_per_feed)
+
+    async def one(item: FeedItem) -> Article | SkippedItem:
+        async with slots:
+            return await item_article(fetcher, item, feed_url=feed_url, source=source)
+
+    return list(await asyncio.gather(*(one(i) for i in items)))
 
 
 def read_feed(fetched: FetchResult, url: str) -> ParsedFeed:

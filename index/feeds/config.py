@@ -18,10 +18,10 @@ class FeedConfig:
     max_body_bytes: int = 5_000_000
     max_redirects: int = 5
     per_host_requests: int = 2
-    # Requests in flight at once over all hosts: a feed's items are fetched together, and
-    # a thousand items on a thousand hosts would otherwise open a thousand connections
-    # (past httpx's pool of 100, the rest time out waiting for one).
-    max_requests: int = 8
+    # A feed's item pages fetched at once: a thousand items on a thousand hosts would
+    # otherwise open a thousand connections (past httpx's pool of 100, the rest time out
+    # waiting for one). Per feed, so one big feed does not hold up the others.
+    item_fetches_per_feed: int = 8
     # A failing feed waits interval * 2**(failures-1), never longer than this.
     max_backoff_seconds: float = 6 * 3600.0
     # Feeds polled at the same time by ``FeedPoller.run``.

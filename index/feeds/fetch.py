@@ -11,9 +11,8 @@ environment are ignored for the same reason.
 
 Bodies are capped while streaming (decoded bytes are counted, and gzip/deflate are undone here
 with bounded output, so a gzip bomb, even a nested one, stops at the cap without inflating),
-each hop has a deadline, at most ``per_host_requests`` requests run against one host at a time
-(and ``max_requests`` over all hosts), and conditional GET (ETag / Last-Modified -> 304) spares
-publishers and us a full download.
+each hop has a deadline, at most ``per_host_requests`` requests run against one host at a time,
+and conditional GET (ETag / Last-Modified -> 304) spares publishers and us a full download.
 """
 
 from __future__ import annotations
@@ -61,8 +60,10 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # The content codings ``_Inflater`` undoes; sent as Accept-Encoding so that httpx never
 # advertises one it would decode itself (brotli, zstd) once such a package is installed.
 ACCEPT_ENCODING = "gzip, deflate"
-_BOMS = (
+_BOMS = (  # UTF-32's before UTF-16's: FF FE 00 00 starts with FF FE
     (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
@@ -236,7 +237,6 @@ class SafeFetcher:
             transport=transport,
         )
         self._host_slots: dict[str, asyncio.Semaphore] = {}
-        self._all_slots = asyncio.Semaphore(config.max_requests)
 
     async def __aenter__(self) -> SafeFetcher:
         return self
@@ -296,8 +296,7 @@ class SafeFetcher:
             httpx.URL(current)  # refuses control characters and over-long URLs urlsplit lets by
         except httpx.InvalidURL as exc:
             raise FetchError(url, f"{_refused(url, current)}: not a valid URL ({exc})") from None
-        # The host's slot first: a request queued for a busy host holds no global slot.
-        async with self._slot(host), self._all_slots:
+        async with self._slot(host):
             timeout = self.config.fetch_timeout_seconds
             try:
                 async with asyncio.timeout(timeout):

@@ -44,7 +44,7 @@ from datetime import datetime
 
 from index.engine import Engine
 from index.errors import NewsbotError
-from index.feeds.articles import item_article, read_feed
+from index.feeds.articles import items_articles, read_feed
 from index.feeds.config import FeedConfig
 from index.feeds.fetch import FEED_ACCEPT, FetchError, SafeFetcher
 from index.feeds.parse import FeedItem, FeedParseError
@@ -199,8 +199,8 @@ class FeedPoller:
                 continue
             fresh.append((item, link))
 
-        built = await asyncio.gather(
-            *(item_article(self.fetcher, i, feed_url=feed.url, source=source) for i, _ in fresh)
+        built = await items_articles(
+            self.fetcher, [i for i, _ in fresh], feed_url=feed.url, source=source
         )
         articles = [a for a in built if isinstance(a, Article)]
         ids: list[str | None] = []
