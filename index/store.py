@@ -412,10 +412,12 @@ class Store:
         ]
 
     def sources(self) -> list[tuple[str, int]]:
-        """Outlets with their article counts, most articles first."""
+        """Outlets with their article counts, most articles first. A blank name (stored before
+        ingest made it None) is no outlet to list or offer."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT source, COUNT(*) FROM articles WHERE source IS NOT NULL "
+                "SELECT source, COUNT(*) FROM articles "
+                "WHERE source IS NOT NULL AND trim(source, ' ' || char(9, 10, 13)) <> '' "
                 "GROUP BY source ORDER BY COUNT(*) DESC, source"
             ).fetchall()
         return [(r[0], r[1]) for r in rows]

@@ -152,10 +152,11 @@ def test_dump_with_an_impossible_dateline_is_skipped_alone(tmp_path, dateline):
     assert isinstance(article, Article) and article.title == "Good"
 
 
-def test_a_headline_shaped_like_a_date_is_still_a_headline(tmp_path):
-    p = _dump(tmp_path, "date 2024-01-02 0\n10 Things 2024\nStory Code : 1\nBody text.\n")
+@pytest.mark.parametrize("headline", ["10 Things 2024", "31 Novelists 2024", "30 Junkies 2024"])
+def test_a_headline_shaped_like_a_date_is_still_a_headline(tmp_path, headline):
+    p = _dump(tmp_path, f"date 2024-01-02 0\n{headline}\nStory Code : 1\nBody text.\n")
     a = _one_article(p)
-    assert a.title == "10 Things 2024" and a.published == datetime(2024, 1, 2, tzinfo=UTC)
+    assert a.title == headline and a.published == datetime(2024, 1, 2, tzinfo=UTC)
 
 
 # --- JSONL -----------------------------------------------------------------------------------

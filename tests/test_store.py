@@ -165,6 +165,9 @@ def test_headlines_newest_first_unknown_dates_last_and_filters(store):
         assert store.headlines(topic=wildcard) == []
     assert store.newest().title == "New"
     assert store.sources() == [("Reuters", 2), ("BBC", 1)]
+    # A blank outlet stored before ingest made it None is no outlet.
+    store._db.execute("UPDATE articles SET source = ' \n' WHERE title = 'New'")
+    assert store.sources() == [("Reuters", 2)]
     h = store.headlines(limit=1)[0]
     assert h.published == datetime(2023, 5, 9, 8, tzinfo=UTC) and h.url == "u2"
 

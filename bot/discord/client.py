@@ -269,14 +269,12 @@ class NewsBot(discord.Client):
             log.warning("source autocomplete failed: %s", exc)
             return []
         needle = current.casefold().strip()
-        # The store keeps outlet names as ingested, "" and "\n"-laden ones too. A blank one
-        # is no outlet to pick (and "" is no valid choice value: the option takes 1-100
-        # characters, and Discord rejects the whole answer over one bad choice); the names
-        # shown go on one line.
+        # An outlet name is stored as ingested, "\n" and all: the name shown goes on one line,
+        # the value stays exact so that it filters.
         matches = (
             (name, count)
             for name, count in self._sources
-            if squash(name) and needle in name.casefold() and len(name) <= CHOICE_VALUE
+            if needle in name.casefold() and len(name) <= CHOICE_VALUE
         )
         return [
             app_commands.Choice(name=fit(f"{squash(name)} ({count})", CHOICE_NAME), value=name)

@@ -19,9 +19,23 @@ _DATELINE = re.compile(
     r"^\s*(?:[A-Za-z]+day,?\s+)?(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{4})"
     r"(?:\s*[-–,]?\s*(\d{1,2}):(\d{2}))?\s*$"
 )
-_MONTHS = frozenset(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-)
+_MONTH_NAMES = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+# Month names and their usual abbreviations: "31 Novelists 2023" is a headline, not a date.
+_MONTHS = {name: n for n, full in enumerate(_MONTH_NAMES, 1) for name in (full, full[:3])}
+_MONTHS["sept"] = 9
 _STORY_CODE = re.compile(r"^\s*Story\s+Code\s*:\s*(\S+)\s*$", re.IGNORECASE)
 # Site furniture after the body: everything from the first such line on is dropped.
 _BOILERPLATE = frozenset({"Comment", "Featured Stories"})
@@ -99,14 +113,13 @@ def _dateline(line: str) -> datetime | None:
     if not m:
         return None
     day, month, year, hour, minute = m.groups()
-    stamp = f"{day} {month[:3].title()} {year} {hour or 0}:{minute or 0}"
-    try:
-        return datetime.strptime(stamp, "%d %b %Y %H:%M").replace(tzinfo=UTC)
-    except ValueError:
+    number = _MONTHS.get(month.lower())
+    if number is None:
         has_weekday = not line.lstrip()[:1].isdigit()  # the pattern's optional "...day"
-        if month[:3].lower() in _MONTHS or has_weekday or hour is not None:
-            raise
+        if has_weekday or hour is not None:
+            raise ValueError(f"no month {month!r}")
         return None
+    return datetime(int(year), number, int(day), int(hour or 0), int(minute or 0), tzinfo=UTC)
 
 
 def _skip_blank(lines: list[str], i: int) -> int:
