@@ -18,29 +18,12 @@ from typing import Literal
 import numpy as np
 
 from index.snapshot import IndexSnapshot
+from index.timeref import MONTHS
 from index.tokenize import NewsTokenizer
 
 RetrieverKind = Literal["bm25", "dense", "hybrid"]
 
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        [
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ]
-    )
-}
+_MONTHS = {m: i + 1 for i, m in enumerate(MONTHS)}
 _MONTH_BY_PREFIX = {m[:3]: i for m, i in _MONTHS.items()}
 _MONTH_RE = "|".join(sorted([*_MONTHS, *(m[:3] for m in _MONTHS), "sept"], key=len, reverse=True))
 # The year of a day the question names without one ("on November 18": that day in any

@@ -10,6 +10,8 @@ import re
 from datetime import date, timedelta
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august")
+MONTHS += ("september", "october", "november", "december")
 
 _RELATIVE = re.compile(
     r"\b(?:(?P<mod>last|next|this|this coming|coming|on)\s+)?(?P<weekday>"

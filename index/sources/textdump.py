@@ -13,28 +13,15 @@ from datetime import UTC, datetime
 
 from index.model import Article, SkippedItem
 from index.sources.common import DUMP_HEADER, one_line, plausible_published
+from index.timeref import MONTHS
 
 # "Wednesday 10 May 2023 - 01:24"; weekday and time are optional.
 _DATELINE = re.compile(
     r"^\s*(?:[A-Za-z]+day,?\s+)?(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{4})"
     r"(?:\s*[-–,]?\s*(\d{1,2}):(\d{2}))?\s*$"
 )
-_MONTH_NAMES = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
 # Month names and their usual abbreviations: "31 Novelists 2023" is a headline, not a date.
-_MONTHS = {name: n for n, full in enumerate(_MONTH_NAMES, 1) for name in (full, full[:3])}
+_MONTHS = {name: n for n, full in enumerate(MONTHS, 1) for name in (full, full[:3])}
 _MONTHS["sept"] = 9
 _STORY_CODE = re.compile(r"^\s*Story\s+Code\s*:\s*(\S+)\s*$", re.IGNORECASE)
 # Site furniture after the body: everything from the first such line on is dropped.
