@@ -25,7 +25,7 @@ from index.feeds.articles import url_articles
 from index.feeds.fetch import SafeFetcher
 from index.feeds.poller import PollResult
 from index.feeds.registry import Feed, Registry, RegistryError
-from index.feeds.urls import is_http_url
+from index.feeds.urls import is_http_url, url_problem
 from index.model import Article, SkippedItem
 from index.sources import read_sources
 
@@ -72,6 +72,8 @@ def add_command(
     url = url.strip()
     if not is_http_url(url):
         raise _fail(f"{url}: not an http(s) URL")
+    if problem := url_problem(url):  # no poll could fetch it
+        raise _fail(f"{url}: {problem}")
     with open_registry(_settings(ctx)) as registry:
         try:
             feed = registry.add_feed(url, name=name, interval=interval)

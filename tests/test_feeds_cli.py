@@ -51,6 +51,9 @@ def test_feeds_add_list_remove(env):
     for wrong in ("file:///etc/passwd", "http://[::1"):  # the second made urlsplit raise
         bad = run(env, "feeds", "add", wrong)
         assert bad.exit_code == 1 and bad.stderr == f"error: {wrong}: not an http(s) URL\n"
+    for unfetchable, why in [("http://news.example:99999/rss", "bad port")]:
+        bad = run(env, "feeds", "add", unfetchable)  # was kept, and failed every poll
+        assert bad.exit_code == 1 and bad.stderr == f"error: {unfetchable}: {why}\n"
     run(env, "feeds", "add", "http://news.example/other.xml")
 
     listed = run(env, "feeds", "list", "--json")

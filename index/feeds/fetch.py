@@ -33,6 +33,7 @@ import httpx
 
 from index.errors import SourceError
 from index.feeds.config import FeedConfig
+from index.feeds.urls import url_problem
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -191,12 +192,12 @@ async def refused_feed_url(
     None. Checked when the feed is added, so such a URL is not kept and retried forever; a
     host that does not resolve now (or not within ``timeout``) is not refused: the polls
     will say so, with backoff."""
+    problem = url_problem(url)  # "http://x:99999/": every poll would fail on it
+    if problem:
+        return f"{url}: {problem}"
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:  # "http://x:99999/": every poll would fail on it
-        return f"{url}: bad port"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         async with asyncio.timeout(timeout):
             await _checked_addresses(url, url, host, port, _allow_set(allow_hosts), resolve)
@@ -279,23 +280,12 @@ class SafeFetcher:
         self, url: str, current: str, headers: dict[str, str]
     ) -> tuple[FetchResult | None, str | None]:
         """One request: (result, None), or (None, next URL) for a redirect."""
-        try:
-            parts = urlsplit(current)
-        except ValueError as exc:  # "http://[oops/": a feed's item link can be anything
-            raise FetchError(url, f"{_refused(url, current)}: not a valid URL ({exc})") from None
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(url, f"{_refused(url, current)}: only http and https URLs are fetched")
+        problem = url_problem(current)  # a feed's item link can be anything
+        if problem:
+            raise FetchError(url, f"{_refused(url, current)}: {problem}")
+        parts = urlsplit(current)
         host = (parts.hostname or "").lower()
-        if not host:
-            raise FetchError(url, f"{_refused(url, current)}: no host")
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise FetchError(url, f"{_refused(url, current)}: bad port") from None
-        try:
-            httpx.URL(current)  # refuses control characters and over-long URLs urlsplit lets by
-        except httpx.InvalidURL as exc:
-            raise FetchError(url, f"{_refused(url, current)}: not a valid URL ({exc})") from None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         async with self._slot(host):
             timeout = self.config.fetch_timeout_seconds
             try:

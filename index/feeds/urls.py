@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import httpx
+
 # Query parameters that only say how a reader arrived, never which article it is.
 _TRACKING = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_ga", "ref"}
@@ -44,3 +46,26 @@ def is_http_url(text: str) -> bool:
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be fetched as written, in a few words; None when it can. One check
+    for the fetcher (every hop) and for a feed being added, so a URL no poll could fetch is
+    refused at once instead of failing every poll."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "http://[oops/"
+        return f"not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "only http and https URLs are fetched"
+    if not parts.hostname:
+        return "no host"
+    try:
+        parts.port  # noqa: B018 - the property raises on "http://x:99999/"
+    except ValueError:
+        return "bad port"
+    try:
+        httpx.URL(url)  # control characters and over-long URLs, which urlsplit lets by
+    except httpx.InvalidURL as exc:
+        return f"not a valid URL ({exc})"
+    return None
