@@ -18,7 +18,6 @@ and conditional GET (ETag / Last-Modified -> 304) spares publishers and us a ful
 from __future__ import annotations
 
 import asyncio
-import codecs
 import email.utils
 import ipaddress
 import re
@@ -34,6 +33,7 @@ import httpx
 from index.errors import SourceError
 from index.feeds.config import FeedConfig
 from index.feeds.urls import url_problem
+from index.sources.common import bom_encoding
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -61,13 +61,6 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # The content codings ``_Inflater`` undoes; sent as Accept-Encoding so that httpx never
 # advertises one it would decode itself (brotli, zstd) once such a package is installed.
 ACCEPT_ENCODING = "gzip, deflate"
-_BOMS = (  # UTF-32's before UTF-16's: FF FE 00 00 starts with FF FE
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -113,8 +106,7 @@ class FetchResult:
         """The body as text: a byte-order mark's encoding, else the header's charset, else a
         <meta charset>, else UTF-8 (browsers' order: a BOM outranks a server's default
         charset=iso-8859-1 that mangles every accent of a UTF-8 page)."""
-        bom = next((codec for mark, codec in _BOMS if self.body.startswith(mark)), None)
-        for charset in (bom, self.charset, _meta_charset(self.body), "utf-8"):
+        for charset in (bom_encoding(self.body), self.charset, _meta_charset(self.body), "utf-8"):
             if not charset:
                 continue
             try:

@@ -8,7 +8,6 @@ broken feed is reported rather than silently read as empty.
 from __future__ import annotations
 
 import calendar
-import codecs
 import re
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from lxml import etree
 
 from index.errors import SourceError
 from index.model import text_hash
-from index.sources.common import one_line, plausible_published
+from index.sources.common import bom_encoding, one_line, plausible_published
 
 FEED_TYPES = frozenset(
     {
@@ -40,7 +39,6 @@ _ROOT = re.compile(
     re.DOTALL,
 )
 _FEED_ROOTS = frozenset({b"rss", b"feed", b"rdf"})
-_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _BLOCKS = (
     "p",
     "div",
@@ -110,7 +108,7 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     headers = {"content-location": url}
     # A byte-order mark names the encoding; "text/xml" without a charset would have feedparser
     # read it as US-ASCII (RFC 3023), and a UTF-16 feed as malformed.
-    if content_type and not body.startswith(_BOMS):
+    if content_type and bom_encoding(body) is None:
         headers["content-type"] = content_type
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
     entries = list(parsed.get("entries") or [])
@@ -214,8 +212,8 @@ def is_feed(content_type: str, body: bytes) -> bool:
     if media in FEED_TYPES:
         return True
     head = body[:4096]
-    if head.startswith(_BOMS[1:]):  # UTF-16: the root element, as bytes
-        head = head.decode("utf-16", "ignore").encode("utf-8")
+    if (bom := bom_encoding(head)) in ("utf-16", "utf-32"):  # the root element, as bytes
+        head = head.decode(bom, "ignore").encode("utf-8")
     found = _ROOT.match(head)
     return found is not None and found.group(1).lower() in _FEED_ROOTS
 

@@ -107,11 +107,12 @@ class FeedPoller:
     def interval(self, feed: Feed) -> float:
         return feed.interval or self.config.poll_interval_seconds
 
-    def backoff(self, feed: Feed, failures: int) -> float:
-        """Seconds to wait after the ``failures``-th failure in a row."""
+    def backoff(self, feed: Feed, failures: int, at_least: float = 0.0) -> float:
+        """Seconds to wait after the ``failures``-th failure in a row, or ``at_least`` (a
+        server's Retry-After) when longer, never past the cap: a feed is not given up."""
         interval = self.interval(feed)
         cap = max(self.config.max_backoff_seconds, interval)
-        return min(interval * 2.0 ** min(failures - 1, 30), cap)
+        return min(max(interval * 2.0 ** min(failures - 1, 30), at_least), cap)
 
     # -- one feed ----------------------------------------------------------------------
 
@@ -159,13 +160,9 @@ class FeedPoller:
     def _failed(
         self, feed: Feed, message: str, now: float, retry_after: float | None = None
     ) -> PollResult:
-        """Record the failure; the next try waits the backoff, or longer when the server said
-        so (429/503 Retry-After), though never past the backoff cap: a feed is not given up."""
+        """Record the failure and when to try again (``retry_after``: 429/503 Retry-After)."""
         failures = feed.consecutive_failures + 1
-        delay = self.backoff(feed, failures)
-        if retry_after is not None:
-            cap = max(self.config.max_backoff_seconds, self.interval(feed))
-            delay = max(delay, min(retry_after, cap))
+        delay = self.backoff(feed, failures, retry_after or 0.0)
         self.registry.record_failure(feed.id, message, next_poll_at=now + delay, now=now)
         log.warning("feed failed (%d in a row, next try in %.0fs): %s", failures, delay, message)
         return PollResult(feed, errors=[message], failed=True)

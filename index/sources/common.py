@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import warnings
 from datetime import UTC, datetime, tzinfo
@@ -183,3 +184,18 @@ def one_line(text: str, limit: int = 200) -> str:
     """Collapse whitespace so a reason or title fits on one line."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+_BOMS = (  # UTF-32's before UTF-16's: FF FE 00 00 starts with FF FE
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The codec a byte-order mark at the start of ``data`` names (one that drops the mark),
+    or None. A mark outranks any charset a server or a declaration claims, as in browsers."""
+    return next((codec for mark, codec in _BOMS if data.startswith(mark)), None)
