@@ -36,6 +36,7 @@ import numpy as np
 from index.config import EngineConfig
 from index.dense import ReducedVectors
 from index.engine import dense_texts, lexical_text
+from index.lexical import PHRASE_KEYS
 from index.model import Article
 from index.segment import pack_passages, split_sentences
 from index.snapshot import add_first_pass, build_snapshot, load_snapshot, wants_first_pass
@@ -403,6 +404,8 @@ def tile_index(spec: CorpusSpec) -> dict:
     params["num_docs"] = spec.size
     (dst / "bm25" / "params.index.json").write_text(json.dumps(params, indent=4))
     shutil.copy(bm / "vocab.index.json", dst / "bm25" / "vocab.index.json")
+    if (bm / PHRASE_KEYS).exists():  # the pair columns' keys: the same columns, tiled above
+        shutil.copy(bm / PHRASE_KEYS, dst / "bm25" / PHRASE_KEYS)
     manifest["rows"] = spec.size
     (dst / "manifest.json").write_text(json.dumps(manifest))
     (config.index_dir / "CURRENT").write_text(name)

@@ -56,6 +56,10 @@ DESCRIPTIONS = {
         "holding a fact when choosing the kept passages; 0: rank by score alone."
     ),
     "article_depth": "How many fused passages a which/who question's kept passages come from.",
+    "phrase_search": (
+        "Which/who questions also match pairs of neighbouring words as phrases in BM25 "
+        "(false: words only)."
+    ),
     "clause_weight": (
         "How far a kept passage moves up when a sentence covers one part of a question "
         "that asks several things."

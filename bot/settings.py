@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     article_temperature: float = _ENGINE.article_temperature
     article_depth: int = _ENGINE.article_depth
     clause_weight: float = _ENGINE.clause_weight
+    phrase_search: bool = _ENGINE.phrase_search
     rrf_k: int = _ENGINE.rrf_k
     dense_first_pass_from: int = _ENGINE.dense_first_pass_from
     dense_first_pass_dims: int = _ENGINE.dense_first_pass_dims
@@ -136,6 +137,7 @@ class Settings(BaseSettings):
             article_temperature=self.article_temperature,
             article_depth=self.article_depth,
             clause_weight=self.clause_weight,
+            phrase_search=self.phrase_search,
             rrf_k=self.rrf_k,
             dense_first_pass_from=self.dense_first_pass_from,
             dense_first_pass_dims=self.dense_first_pass_dims,

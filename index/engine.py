@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from index.model import (
     StoredArticle,
 )
 from index.quote import (
+    ENTITY_KINDS,
     answer_confidence,
     best_other_coverage,
     classify_question,
@@ -316,7 +317,9 @@ class Engine:
         parsed = parse_query(search_text, self.tokenizer, self.backend.known_sources())
         rerank = bool(cfg.sentence_weight) and retriever == "hybrid"  # ablations stay pure
         kind = classify_question(question)
-        spread = rerank and cfg.article_temperature > 0 and kind in ("which", "who")
+        spread = rerank and cfg.article_temperature > 0 and kind in ENTITY_KINDS
+        if rerank and cfg.phrase_search and kind in ENTITY_KINDS:
+            parsed = replace(parsed, phrases=True)
         depth = cfg.top_k
         if rerank:
             depth = max(depth, cfg.article_depth if spread else cfg.rerank_depth)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import bm25s
@@ -20,12 +21,48 @@ for _name in ("bm25s", "bm25s.utils", "numba"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
+PHRASE_KEYS = "phrase_keys.npy"
+
+
+def phrase_keys(word_ids: np.ndarray, words: int) -> np.ndarray:
+    """The key of each pair of neighbouring word ids."""
+    ids = np.asarray(word_ids, dtype=np.int64)
+    return ids[:-1] * words + ids[1:]
+
+
+def lucene_csc(
+    columns: Sequence[np.ndarray], lengths: np.ndarray, n_columns: int, k1: float, b: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """bm25s's eager "lucene" score matrix (data, indices, indptr; one column per term) from
+    each document's column ids and its length, built with numpy instead of bm25s's per-term
+    dicts."""
+    n = len(columns)
+    lengths = np.asarray(lengths, dtype=np.float64)
+    average = float(lengths.mean()) if n and lengths.any() else 1.0
+    per_doc = [np.unique(c, return_counts=True) for c in columns]
+    cols = np.concatenate([u for u, _ in per_doc] or [np.empty(0, np.int64)])
+    tf = np.concatenate([t for _, t in per_doc] or [np.empty(0, np.int64)]).astype(np.float64)
+    rows = np.repeat(np.arange(n, dtype=np.int64), [len(u) for u, _ in per_doc])
+    df = np.bincount(cols, minlength=n_columns)
+    idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+    data = idf[cols] * tf / (k1 * ((1 - b) + b * lengths[rows] / average) + tf)
+    order = np.argsort(cols, kind="stable")  # within a column, rows stay ascending
+    indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+    return data[order].astype(np.float32), rows[order].astype(np.int32), indptr
+
+
 class LexicalIndex:
-    def __init__(self, bm25: bm25s.BM25) -> None:
+    def __init__(self, bm25: bm25s.BM25, pairs: np.ndarray | None = None) -> None:
         self._bm25 = bm25
         self.num_docs = int(bm25.scores["num_docs"])
-        # Document frequency per vocabulary id (CSC: one column per term).
-        self._df = np.diff(np.asarray(bm25.scores["indptr"]))
+        indptr = bm25.scores["indptr"]  # CSC: one column per term
+        self._pairs = pairs  # sorted phrase keys, or None: no phrase columns
+        self._words = len(indptr) - 1 - (0 if pairs is None else len(pairs))
+        # Document frequency per word (the pairs' stay in the memory-mapped file).
+        self._df = np.diff(np.asarray(indptr[: self._words + 1]))
+        if pairs is not None:
+            # bm25s drops query ids outside this set; phrase ids are not in its vocabulary.
+            bm25.unique_token_ids_set = range(len(indptr) - 1)
 
     @classmethod
     def build(
@@ -36,27 +73,72 @@ class LexicalIndex:
         b: float = 0.75,
         method: str = "lucene",
         delta: float = 0.5,
+        phrases: bool = False,
     ) -> LexicalIndex:
         bm25 = bm25s.BM25(k1=k1, b=b, method=method, delta=delta)
-        bm25.index([list(t) for t in token_lists], show_progress=False)
-        return cls(bm25)
+        if not phrases:
+            bm25.index([list(t) for t in token_lists], show_progress=False)
+            return cls(bm25)
+        if method != "lucene":
+            raise ValueError(f"phrase columns are built for BM25 'lucene' only, not {method!r}")
+        vocab: dict[str, int] = {}
+        docs = [
+            np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int64)
+            for tokens in token_lists
+        ]
+        words = len(vocab)
+        doc_pairs = [phrase_keys(d, words) for d in docs]
+        pairs = np.unique(np.concatenate(doc_pairs or [np.empty(0, np.int64)]))
+        columns = [
+            np.concatenate([d, words + np.searchsorted(pairs, p)])
+            for d, p in zip(docs, doc_pairs, strict=True)
+        ]
+        # A passage's length is its word count: the pair columns leave every word's score
+        # as it is without them (and as Milvus's BM25 computes it).
+        lengths = np.array([len(d) for d in docs])
+        data, indices, indptr = lucene_csc(columns, lengths, words + len(pairs), k1, b)
+        bm25.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(docs)}
+        bm25.vocab_dict = vocab
+        bm25.nonoccurrence_array = None
+        return cls(bm25, pairs)
 
     def save(self, directory: Path) -> None:
         self._bm25.save(str(directory), show_progress=False)
+        if self._pairs is not None:
+            np.save(directory / PHRASE_KEYS, self._pairs)
 
     @classmethod
     def load(cls, directory: Path, numba_from: int = BM25_NUMBA_FROM) -> LexicalIndex:
         bm25 = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
-        index = cls(bm25)
+        pairs_path = directory / PHRASE_KEYS
+        pairs = np.load(pairs_path, mmap_mode="r") if pairs_path.exists() else None
+        index = cls(bm25, pairs)
         if index.num_docs >= numba_from:
             bm25.backend = "numba"
             bm25.compile(activate_numba=True)
             index.search(list(bm25.vocab_dict)[:1], 1)  # compile now, not on a user's question
         return index
 
-    def token_ids(self, tokens: Sequence[str]) -> list[int]:
+    @property
+    def has_phrases(self) -> bool:
+        return self._pairs is not None
+
+    def token_ids(self, tokens: Sequence[str], phrases: bool = False) -> list[int]:
+        """Column ids of the known tokens, and with ``phrases`` of their neighbouring pairs
+        that some passage holds too."""
         vocab = self._bm25.vocab_dict
-        return [vocab[t] for t in tokens if t in vocab and t != ""]
+        ids = [vocab[t] for t in tokens if t in vocab and t != ""]
+        if not phrases or self._pairs is None or len(self._pairs) == 0:
+            return ids
+        known = [vocab.get(t, -1) for t in tokens]
+        keys = np.array(
+            [x * self._words + y for x, y in pairwise(known) if x >= 0 and y >= 0],
+            dtype=np.int64,
+        )
+        at = np.searchsorted(self._pairs, keys)
+        found = at < len(self._pairs)
+        found[found] = self._pairs[at[found]] == keys[found]
+        return ids + [self._words + int(i) for i in at[found]]
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """Lucene-style idf of each known token: how much a match on it should count."""
@@ -69,18 +151,22 @@ class LexicalIndex:
                 out[t] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
         return out
 
-    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+    def scores(self, tokens: Sequence[str], phrases: bool = False) -> np.ndarray:
         """BM25 score of every row (for parity tests and small corpora)."""
-        ids = self.token_ids(tokens)
+        ids = self.token_ids(tokens, phrases)
         if not ids:
             return np.zeros(self.num_docs, dtype=np.float32)
         return self._bm25.get_scores(ids)
 
     def search(
-        self, tokens: Sequence[str], k: int, weight_mask: np.ndarray | None = None
+        self,
+        tokens: Sequence[str],
+        k: int,
+        weight_mask: np.ndarray | None = None,
+        phrases: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of the best ``k`` rows with a positive score, best first."""
-        ids = self.token_ids(tokens)
+        ids = self.token_ids(tokens, phrases)
         k = min(k, self.num_docs)
         if not ids or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)

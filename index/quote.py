@@ -72,6 +72,10 @@ _NOT_NAMES = frozenset(
 )
 
 
+# Questions after an entity that several articles describe ("which company ...", "who ...").
+ENTITY_KINDS: tuple[QuestionKind, ...] = ("which", "who")
+
+
 def classify_question(question: str) -> QuestionKind:
     q = question.strip().lower()
     if re.match(r"^(?:and\s+)?(when|what (?:date|day|time|year|month))\b", q) or re.search(

@@ -61,6 +61,8 @@ class ParsedQuery:
     # Outlets the question attributes its facts to ("a report from Bloomberg") that no indexed
     # article comes from: the index cannot quote them, which weighs toward abstaining.
     unindexed_outlets: tuple[str, ...] = ()
+    # Count neighbouring word pairs as phrases in the BM25 lists (where the index has them).
+    phrases: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +315,7 @@ class HybridRetriever:
         mask: np.ndarray | None,
         kind: str,
         timings: dict[str, float],
+        phrases: bool = False,
     ) -> tuple[Ranked | None, Ranked | None]:
         """The BM25 and dense lists of one (maybe narrowed) search; ``first_pass`` scores
         every row against the question, computed once per question."""
@@ -321,7 +324,7 @@ class HybridRetriever:
         t0 = time.perf_counter()
         if kind in ("bm25", "hybrid") and snap.lexical is not None:
             weights = None if mask is None else mask.astype(np.float32)
-            lexical = Ranked(*snap.lexical.search(tokens, n, weights))
+            lexical = Ranked(*snap.lexical.search(tokens, n, weights, phrases))
         t1 = time.perf_counter()
         if first_pass is not None and vector is not None:
             dense = Ranked(*snap.dense.top(first_pass, vector, n, mask))
@@ -354,7 +357,9 @@ class HybridRetriever:
             t0 = time.perf_counter()
             first_pass = snap.dense.first_pass(vector)
             timings["dense"] = (time.perf_counter() - t0) * 1000
-        lexical, dense = self._lists(query.tokens, vector, first_pass, base, kind, timings)
+        lexical, dense = self._lists(
+            query.tokens, vector, first_pass, base, kind, timings, query.phrases
+        )
         # Narrowed lists for each outlet and day the question names.
         narrowed: list[tuple[Ranked | None, Ranked | None]] = []
         for focus in query.focuses:
@@ -362,7 +367,11 @@ class HybridRetriever:
             if base is not None:
                 mask &= base
             if mask.any():
-                narrowed.append(self._lists(focus.tokens, vector, first_pass, mask, kind, timings))
+                narrowed.append(
+                    self._lists(
+                        focus.tokens, vector, first_pass, mask, kind, timings, query.phrases
+                    )
+                )
 
         t0 = time.perf_counter()
         lists: list[tuple[Sequence[int], float]] = []

@@ -28,7 +28,7 @@ from index.lexical import LexicalIndex
 from index.store import Store
 
 CURRENT = "CURRENT"
-_FORMAT = 2  # bump when the files change: older snapshots are rebuilt, not misread
+_FORMAT = 3  # bump when the files change: older snapshots are rebuilt, not misread
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,9 @@ def build_snapshot(
         np.save(directory / "source_codes.npy", np.asarray(codes, dtype=np.int32))
         np.save(directory / "article_codes.npy", np.asarray(articles, dtype=np.int32))
         if ids:
-            LexicalIndex.build(tokens, k1=k1, b=b, method=method).save(directory / "bm25")
+            LexicalIndex.build(tokens, k1=k1, b=b, method=method, phrases=method == "lucene").save(
+                directory / "bm25"
+            )
         manifest = {
             "format": _FORMAT,
             "epoch": epoch,

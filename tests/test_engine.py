@@ -14,6 +14,7 @@ from index.config import EngineConfig
 from index.dense import Encoder
 from index.engine import Engine
 from index.errors import IngestError
+from index.lexical import LexicalIndex
 from index.model import Answer
 from index.retrieve import Filters
 from index.segment import pack_passages
@@ -490,6 +491,46 @@ def test_fusion_weights_change_the_ranking(
     passages = engine.quote_answer("car crash on the highway").passages
     assert passages[0].article.url == first["url"]
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+@pytest.fixture
+def phrase_flags(monkeypatch) -> list[bool]:
+    """The ``phrases`` argument of every BM25 search, through the real search."""
+    flags: list[bool] = []
+    real = LexicalIndex.search
+
+    def search(self, tokens, k, weight_mask=None, phrases=False):
+        flags.append(phrases)
+        return real(self, tokens, k, weight_mask, phrases)
+
+    monkeypatch.setattr(LexicalIndex, "search", search)
+    return flags
+
+
+def test_which_and_who_questions_search_phrases_and_yes_no_questions_do_not(
+    seed_engine, engine_factory, phrase_flags
+):
+    assert seed_engine.backend.snapshot().lexical.has_phrases
+    asked = [
+        ("Which forum will the defense ministers of Japan and South Korea attend?", "hybrid"),
+        ("Who is the Japanese government's top spokesman?", "hybrid"),
+        ("Did Japan and South Korea agree to link radar systems?", "hybrid"),
+        ("Which forum will the defense ministers of Japan and South Korea attend?", "bm25"),
+    ]
+    flags = []
+    for question, retriever in asked:
+        phrase_flags.clear()
+        seed_engine.quote_answer(question, retriever=retriever)
+        assert phrase_flags, question
+        flags.append(set(phrase_flags))
+    # Yes/no questions and the BM25-only ablation search words alone.
+    assert flags == [{True}, {True}, {False}, {False}]
+
+    off = engine_factory(phrase_search=False)
+    off.ingest_paths([SAMPLE_DIR])
+    phrase_flags.clear()
+    off.quote_answer(asked[0][0])
+    assert phrase_flags and not any(phrase_flags)
 
 
 def test_bm25_and_dense_disagree_on_the_fusion_corpus(engine_factory, fusion_data):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -157,3 +158,66 @@ def test_numbas_kernels_search_exactly_like_numpys(tmp_path):
             b_rows, b_scores = jitted.search(query, 5, weights)
             assert b_rows.tolist() == a_rows.tolist()
             np.testing.assert_allclose(b_scores, a_scores, rtol=1e-6)
+
+
+# -- phrase columns --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k1, b", [(0.9, 0.5), (1.2, 0.75)])
+@pytest.mark.parametrize("query", QUERIES, ids=["-".join(q) for q in QUERIES])
+def test_phrase_columns_add_lucene_pair_scores_and_leave_word_scores_alone(query, k1, b):
+    """Words score exactly as in bm25s's own index (which matches rank-bm25 above); each
+    neighbouring pair of the query that a passage holds adds the lucene formula's score, with
+    the pair's document frequency and the passage's word count as its length."""
+    plain = LexicalIndex.build(CORPUS, k1=k1, b=b)
+    ours = LexicalIndex.build(CORPUS, k1=k1, b=b, phrases=True)
+    np.testing.assert_allclose(ours.scores(query), plain.scores(query), atol=1e-6)
+
+    avgdl = sum(map(len, CORPUS)) / N
+    doc_pairs = [list(pairwise(doc)) for doc in CORPUS]
+    expected = plain.scores(query).astype(np.float64)
+    for pair in pairwise(query):
+        df = sum(pair in pairs for pairs in doc_pairs)
+        if not df:
+            continue
+        idf = math.log(1 + (N - df + 0.5) / (df + 0.5))
+        for i, (doc, pairs) in enumerate(zip(CORPUS, doc_pairs, strict=True)):
+            tf = pairs.count(pair)
+            expected[i] += idf * tf / (tf + k1 * (1 - b + b * len(doc) / avgdl))
+    np.testing.assert_allclose(ours.scores(query, phrases=True), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_phrase_ranks_the_passage_that_holds_it_first(tmp_path):
+    docs = [
+        ["welcom", "bonus", "new", "custom"],  # the phrase
+        ["bonus", "round", "welcom", "news"],  # both words, apart
+        ["bonus", "welcom", "extra", "word"],  # both words, the other order
+    ]
+    index = LexicalIndex.build(docs, phrases=True)
+    words = index.scores(["welcom", "bonus"])
+    np.testing.assert_allclose(words, words[0])  # same lengths, same words: a tie
+    with_phrase = index.scores(["welcom", "bonus"], phrases=True)
+    assert with_phrase[0] > with_phrase[1] == pytest.approx(with_phrase[2])
+    assert index.search(["welcom", "bonus"], 3, phrases=True)[0].tolist()[0] == 0
+    # A pair no passage holds, or with an unknown word, adds no column.
+    assert index.token_ids(["bonus", "custom", "zzz", "welcom"], phrases=True) == [1, 3, 0]
+
+    index.save(tmp_path / "bm25")
+    for loaded in (
+        LexicalIndex.load(tmp_path / "bm25"),
+        LexicalIndex.load(tmp_path / "bm25", numba_from=0),
+    ):
+        assert loaded.has_phrases
+        rows, scores = loaded.search(["welcom", "bonus"], 3, phrases=True)
+        assert rows.tolist()[0] == 0
+        np.testing.assert_allclose(scores, with_phrase[rows], rtol=1e-6)
+
+
+def test_phrase_columns_need_the_lucene_variant():
+    with pytest.raises(ValueError, match="lucene"):
+        LexicalIndex.build(CORPUS, method="bm25+", phrases=True)
+    plain = LexicalIndex.build(CORPUS)
+    assert not plain.has_phrases
+    assert plain.token_ids(["korea", "missil"], phrases=True) == plain.token_ids(
+        ["korea", "missil"]
+    )
