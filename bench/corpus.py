@@ -315,7 +315,12 @@ def build_index(spec: CorpusSpec) -> dict:
     store = Store(config.db_path)
     t0 = time.perf_counter()
     snapshot = build_snapshot(
-        store, config.index_dir, dimension=DIMENSION, k1=config.bm25_k1, b=config.bm25_b
+        store,
+        config.index_dir,
+        dimension=DIMENSION,
+        k1=config.bm25_k1,
+        b=config.bm25_b,
+        phrases=config.phrase_search,
     )
     elapsed = time.perf_counter() - t0
     rows = len(snapshot)
@@ -361,6 +366,7 @@ def tile_index(spec: CorpusSpec) -> dict:
             dimension=DIMENSION,
             k1=base_config.bm25_k1,
             b=base_config.bm25_b,
+            phrases=base_config.phrase_search,
         )
         store.close()
     src = base_config.index_dir / (base_config.index_dir / "CURRENT").read_text().strip()

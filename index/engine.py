@@ -31,6 +31,7 @@ from index.model import (
 )
 from index.quote import (
     ENTITY_KINDS,
+    QuestionKind,
     answer_confidence,
     best_other_coverage,
     classify_question,
@@ -82,6 +83,14 @@ ProgressCallback = Callable[[Article | SkippedItem], None]
 # Errors that one article's own data can raise: that article is skipped with the reason. A
 # failing store or disk fails every article alike, so those still stop the ingest.
 _ITEM_ERRORS = (ValueError, TypeError, ArithmeticError, LookupError, RecursionError)
+
+
+def searches_phrases(
+    config: EngineConfig, kind: QuestionKind, retriever: RetrieverKind = "hybrid"
+) -> bool:
+    """Whether a question's BM25 lists count word pairs too: which/who questions, in the
+    hybrid retriever (the ablations search words alone)."""
+    return config.phrase_search and retriever == "hybrid" and kind in ENTITY_KINDS
 
 
 def valid_text(text: str) -> str:
@@ -318,7 +327,7 @@ class Engine:
         rerank = bool(cfg.sentence_weight) and retriever == "hybrid"  # ablations stay pure
         kind = classify_question(question)
         spread = rerank and cfg.article_temperature > 0 and kind in ENTITY_KINDS
-        if rerank and cfg.phrase_search and kind in ENTITY_KINDS:
+        if searches_phrases(cfg, kind, retriever):
             parsed = replace(parsed, phrases=True)
         depth = cfg.top_k
         if rerank:

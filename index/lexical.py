@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from itertools import pairwise
 from pathlib import Path
 
 import bm25s
@@ -35,20 +34,21 @@ def lucene_csc(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """bm25s's eager "lucene" score matrix (data, indices, indptr; one column per term) from
     each document's column ids and its length, built with numpy instead of bm25s's per-term
-    dicts."""
+    dicts (and in 32 bits, as bm25s stores it)."""
     n = len(columns)
-    lengths = np.asarray(lengths, dtype=np.float64)
+    lengths = np.asarray(lengths, dtype=np.float32)
     average = float(lengths.mean()) if n and lengths.any() else 1.0
     per_doc = [np.unique(c, return_counts=True) for c in columns]
-    cols = np.concatenate([u for u, _ in per_doc] or [np.empty(0, np.int64)])
-    tf = np.concatenate([t for _, t in per_doc] or [np.empty(0, np.int64)]).astype(np.float64)
-    rows = np.repeat(np.arange(n, dtype=np.int64), [len(u) for u, _ in per_doc])
+    cols = np.concatenate([u for u, _ in per_doc] or [np.empty(0)]).astype(np.int32)
+    tf = np.concatenate([t for _, t in per_doc] or [np.empty(0)]).astype(np.float32)
+    rows = np.repeat(np.arange(n, dtype=np.int32), [len(u) for u, _ in per_doc])
+    del per_doc
     df = np.bincount(cols, minlength=n_columns)
-    idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
     data = idf[cols] * tf / (k1 * ((1 - b) + b * lengths[rows] / average) + tf)
     order = np.argsort(cols, kind="stable")  # within a column, rows stay ascending
     indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
-    return data[order].astype(np.float32), rows[order].astype(np.int32), indptr
+    return data[order].astype(np.float32), rows[order], indptr
 
 
 class LexicalIndex:
@@ -82,22 +82,21 @@ class LexicalIndex:
         if method != "lucene":
             raise ValueError(f"phrase columns are built for BM25 'lucene' only, not {method!r}")
         vocab: dict[str, int] = {}
-        docs = [
+        columns = [
             np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int64)
             for tokens in token_lists
         ]
         words = len(vocab)
-        doc_pairs = [phrase_keys(d, words) for d in docs]
-        pairs = np.unique(np.concatenate(doc_pairs or [np.empty(0, np.int64)]))
-        columns = [
-            np.concatenate([d, words + np.searchsorted(pairs, p)])
-            for d, p in zip(docs, doc_pairs, strict=True)
-        ]
         # A passage's length is its word count: the pair columns leave every word's score
         # as it is without them (and as Milvus's BM25 computes it).
-        lengths = np.array([len(d) for d in docs])
+        lengths = np.array([len(c) for c in columns])
+        pairs = np.unique(
+            np.concatenate([phrase_keys(c, words) for c in columns] or [np.empty(0, np.int64)])
+        )
+        for i, c in enumerate(columns):  # each document's words, then its pairs' columns
+            columns[i] = np.concatenate([c, words + np.searchsorted(pairs, phrase_keys(c, words))])
         data, indices, indptr = lucene_csc(columns, lengths, words + len(pairs), k1, b)
-        bm25.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(docs)}
+        bm25.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(lengths)}
         bm25.vocab_dict = vocab
         bm25.nonoccurrence_array = None
         return cls(bm25, pairs)
@@ -127,14 +126,11 @@ class LexicalIndex:
         """Column ids of the known tokens, and with ``phrases`` of their neighbouring pairs
         that some passage holds too."""
         vocab = self._bm25.vocab_dict
-        ids = [vocab[t] for t in tokens if t in vocab and t != ""]
-        if not phrases or self._pairs is None or len(self._pairs) == 0:
+        known = np.array([vocab.get(t, -1) if t else -1 for t in tokens], dtype=np.int64)
+        ids = [int(i) for i in known[known >= 0]]
+        if not phrases or self._pairs is None or len(self._pairs) == 0 or len(known) < 2:
             return ids
-        known = [vocab.get(t, -1) for t in tokens]
-        keys = np.array(
-            [x * self._words + y for x, y in pairwise(known) if x >= 0 and y >= 0],
-            dtype=np.int64,
-        )
+        keys = phrase_keys(known, self._words)[(known[:-1] >= 0) & (known[1:] >= 0)]
         at = np.searchsorted(self._pairs, keys)
         found = at < len(self._pairs)
         found[found] = self._pairs[at[found]] == keys[found]

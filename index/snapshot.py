@@ -28,7 +28,7 @@ from index.lexical import LexicalIndex
 from index.store import Store
 
 CURRENT = "CURRENT"
-_FORMAT = 3  # bump when the files change: older snapshots are rebuilt, not misread
+_FORMAT = 2  # bump when the files change: older snapshots are rebuilt, not misread
 
 
 @dataclass(frozen=True)
@@ -145,13 +145,15 @@ def build_snapshot(
     dimension: int,
     k1: float,
     b: float,
+    phrases: bool,
     method: str = "lucene",
     first_pass_from: int = 0,
     first_pass_dims: int = 64,
     numba_from: int = BM25_NUMBA_FROM,
 ) -> IndexSnapshot:
     """Build from the store's current epoch, publish, and drop older snapshots. From
-    ``first_pass_from`` rows on (0: never) the dense index gets a reduced first pass."""
+    ``first_pass_from`` rows on (0: never) the dense index gets a reduced first pass;
+    ``phrases`` gives BM25 its word-pair columns (``LexicalIndex.build``)."""
     with _build_lock(index_dir):
         epoch = store.epoch()
         ids: list[int] = []
@@ -190,7 +192,7 @@ def build_snapshot(
         np.save(directory / "source_codes.npy", np.asarray(codes, dtype=np.int32))
         np.save(directory / "article_codes.npy", np.asarray(articles, dtype=np.int32))
         if ids:
-            LexicalIndex.build(tokens, k1=k1, b=b, method=method, phrases=method == "lucene").save(
+            LexicalIndex.build(tokens, k1=k1, b=b, method=method, phrases=phrases).save(
                 directory / "bm25"
             )
         manifest = {

@@ -508,7 +508,7 @@ def phrase_flags(monkeypatch) -> list[bool]:
 
 
 def test_which_and_who_questions_search_phrases_and_yes_no_questions_do_not(
-    seed_engine, engine_factory, phrase_flags
+    seed_engine, engine_factory, phrase_flags, tmp_path
 ):
     assert seed_engine.backend.snapshot().lexical.has_phrases
     asked = [
@@ -526,11 +526,14 @@ def test_which_and_who_questions_search_phrases_and_yes_no_questions_do_not(
     # Yes/no questions and the BM25-only ablation search words alone.
     assert flags == [{True}, {True}, {False}, {False}]
 
-    off = engine_factory(phrase_search=False)
+    off = engine_factory(tmp_path / "off", phrase_search=False)
     off.ingest_paths([SAMPLE_DIR])
+    assert not off.backend.snapshot().lexical.has_phrases  # not built when not searched
     phrase_flags.clear()
     off.quote_answer(asked[0][0])
     assert phrase_flags and not any(phrase_flags)
+    # Turning it on again rebuilds the index with pair columns, with nothing re-ingested.
+    assert engine_factory(tmp_path / "off").backend.snapshot().lexical.has_phrases
 
 
 def test_bm25_and_dense_disagree_on_the_fusion_corpus(engine_factory, fusion_data):

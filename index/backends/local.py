@@ -31,10 +31,16 @@ class LocalBackend:
 
     def sync(self, store: Store) -> None:
         """Load the published snapshot, rebuilding it when the store has moved on (a crash
-        between commit and publish, or an ingest that just committed)."""
+        between commit and publish, or an ingest that just committed) or when
+        ``phrase_search`` was turned on or off since it was built."""
         numba_from = self.config.bm25_numba_from
+        phrases = self.config.phrase_search
         snapshot = self._snapshot or load_snapshot(self.config.index_dir, numba_from)
-        if snapshot is None or snapshot.epoch != store.epoch():
+        if (
+            snapshot is None
+            or snapshot.epoch != store.epoch()
+            or (snapshot.lexical is not None and snapshot.lexical.has_phrases != phrases)
+        ):
             stored = store.get_meta("dimension")
             snapshot = build_snapshot(
                 store,
@@ -42,6 +48,7 @@ class LocalBackend:
                 dimension=int(stored) if stored else 384,
                 k1=self.config.bm25_k1,
                 b=self.config.bm25_b,
+                phrases=phrases,
                 first_pass_from=self.config.dense_first_pass_from,
                 first_pass_dims=self.config.dense_first_pass_dims,
                 numba_from=numba_from,
