@@ -6,7 +6,7 @@ Rows are positions in the snapshot (0..n-1); the snapshot maps them to passage i
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import bm25s
@@ -30,19 +30,21 @@ def phrase_keys(word_ids: np.ndarray, words: int) -> np.ndarray:
 
 
 def lucene_csc(
-    columns: Sequence[np.ndarray], lengths: np.ndarray, n_columns: int, k1: float, b: float
+    counted: Sequence[tuple[np.ndarray, np.ndarray]],
+    lengths: np.ndarray,
+    n_columns: int,
+    k1: float,
+    b: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """bm25s's eager "lucene" score matrix (data, indices, indptr; one column per term) from
-    each document's column ids and its length, built with numpy instead of bm25s's per-term
-    dicts (and in 32 bits, as bm25s stores it)."""
-    n = len(columns)
+    each document's distinct column ids with their counts and its length, built with numpy
+    instead of bm25s's per-term dicts (and in 32 bits, as bm25s stores it)."""
+    n = len(counted)
     lengths = np.asarray(lengths, dtype=np.float32)
     average = float(lengths.mean()) if n and lengths.any() else 1.0
-    per_doc = [np.unique(c, return_counts=True) for c in columns]
-    cols = np.concatenate([u for u, _ in per_doc] or [np.empty(0)]).astype(np.int32)
-    tf = np.concatenate([t for _, t in per_doc] or [np.empty(0)]).astype(np.float32)
-    rows = np.repeat(np.arange(n, dtype=np.int32), [len(u) for u, _ in per_doc])
-    del per_doc
+    cols = np.concatenate([u for u, _ in counted] or [np.empty(0, np.int32)])
+    tf = np.concatenate([t for _, t in counted] or [np.empty(0)]).astype(np.float32)
+    rows = np.repeat(np.arange(n, dtype=np.int32), [len(u) for u, _ in counted])
     df = np.bincount(cols, minlength=n_columns)
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
     data = idf[cols] * tf / (k1 * ((1 - b) + b * lengths[rows] / average) + tf)
@@ -67,7 +69,7 @@ class LexicalIndex:
     @classmethod
     def build(
         cls,
-        token_lists: Sequence[Sequence[str]],
+        token_lists: Iterable[Sequence[str]],
         *,
         k1: float = 1.2,
         b: float = 0.75,
@@ -81,21 +83,26 @@ class LexicalIndex:
             return cls(bm25)
         if method != "lucene":
             raise ValueError(f"phrase columns are built for BM25 'lucene' only, not {method!r}")
+        # Documents become id arrays one at a time (a generator of token lists is never
+        # held whole), then each is replaced by its distinct columns and their counts.
         vocab: dict[str, int] = {}
-        columns = [
+        docs = [
             np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int64)
             for tokens in token_lists
         ]
         words = len(vocab)
         # A passage's length is its word count: the pair columns leave every word's score
         # as it is without them (and as Milvus's BM25 computes it).
-        lengths = np.array([len(c) for c in columns])
+        lengths = np.array([len(d) for d in docs])
         pairs = np.unique(
-            np.concatenate([phrase_keys(c, words) for c in columns] or [np.empty(0, np.int64)])
+            np.concatenate([phrase_keys(d, words) for d in docs] or [np.empty(0, np.int64)])
         )
-        for i, c in enumerate(columns):  # each document's words, then its pairs' columns
-            columns[i] = np.concatenate([c, words + np.searchsorted(pairs, phrase_keys(c, words))])
-        data, indices, indptr = lucene_csc(columns, lengths, words + len(pairs), k1, b)
+        counted: list = docs
+        for i, d in enumerate(docs):  # its words, then its pairs' columns
+            pair_columns = words + np.searchsorted(pairs, phrase_keys(d, words))
+            ids, counts = np.unique(np.concatenate([d, pair_columns]), return_counts=True)
+            counted[i] = (ids.astype(np.int32), counts.astype(np.int32))
+        data, indices, indptr = lucene_csc(counted, lengths, words + len(pairs), k1, b)
         bm25.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": len(lengths)}
         bm25.vocab_dict = vocab
         bm25.nonoccurrence_array = None

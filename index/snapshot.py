@@ -157,7 +157,7 @@ def build_snapshot(
     with _build_lock(index_dir):
         epoch = store.epoch()
         ids: list[int] = []
-        tokens: list[list[str]] = []
+        tokens: list[str] = []  # split one passage at a time while the index is built
         vectors: list[bytes] = []
         published: list[float] = []
         codes: list[int] = []
@@ -167,7 +167,7 @@ def build_snapshot(
         for row in store.iter_passage_rows():
             ids.append(row.id)
             articles.append(article_code.setdefault(row.article_id, len(article_code)))
-            tokens.append(row.tokens.split())
+            tokens.append(row.tokens)
             vectors.append(row.vector)
             published.append(np.nan if row.published_ts is None else row.published_ts)
             codes.append(
@@ -192,7 +192,8 @@ def build_snapshot(
         np.save(directory / "source_codes.npy", np.asarray(codes, dtype=np.int32))
         np.save(directory / "article_codes.npy", np.asarray(articles, dtype=np.int32))
         if ids:
-            LexicalIndex.build(tokens, k1=k1, b=b, method=method, phrases=phrases).save(
+            splits = (t.split() for t in tokens)
+            LexicalIndex.build(splits, k1=k1, b=b, method=method, phrases=phrases).save(
                 directory / "bm25"
             )
         manifest = {
