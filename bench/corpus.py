@@ -39,7 +39,13 @@ from index.engine import dense_texts, lexical_text
 from index.lexical import PHRASE_KEYS
 from index.model import Article
 from index.segment import pack_passages, split_sentences
-from index.snapshot import add_first_pass, build_snapshot, load_snapshot, wants_first_pass
+from index.snapshot import (
+    IndexSnapshot,
+    add_first_pass,
+    build_snapshot,
+    load_snapshot,
+    wants_first_pass,
+)
 from index.sources import read_sources
 from index.store import ArticleWrite, NewPassage, Store
 from index.tokenize import NewsTokenizer
@@ -309,12 +315,9 @@ def generate_store(spec: CorpusSpec, batch_articles: int = 500, check_every: int
     }
 
 
-def build_index(spec: CorpusSpec) -> dict:
-    """``build_snapshot`` over the generated store, exactly as the engine would run it."""
-    config = EngineConfig(data_dir=spec.data_dir)
-    store = Store(config.db_path)
-    t0 = time.perf_counter()
-    snapshot = build_snapshot(
+def _build_snapshot(store: Store, config: EngineConfig) -> IndexSnapshot:
+    """``build_snapshot`` with the engine's BM25 settings (the first pass comes later)."""
+    return build_snapshot(
         store,
         config.index_dir,
         dimension=DIMENSION,
@@ -322,6 +325,14 @@ def build_index(spec: CorpusSpec) -> dict:
         b=config.bm25_b,
         phrases=config.phrase_search,
     )
+
+
+def build_index(spec: CorpusSpec) -> dict:
+    """``build_snapshot`` over the generated store, exactly as the engine would run it."""
+    config = EngineConfig(data_dir=spec.data_dir)
+    store = Store(config.db_path)
+    t0 = time.perf_counter()
+    snapshot = _build_snapshot(store, config)
     elapsed = time.perf_counter() - t0
     rows = len(snapshot)
     store.close()
@@ -360,14 +371,7 @@ def tile_index(spec: CorpusSpec) -> dict:
     source.close()
     if load_snapshot(base_config.index_dir) is None:  # another snapshot format: rebuild it
         store = Store(base_config.db_path)
-        build_snapshot(
-            store,
-            base_config.index_dir,
-            dimension=DIMENSION,
-            k1=base_config.bm25_k1,
-            b=base_config.bm25_b,
-            phrases=base_config.phrase_search,
-        )
+        _build_snapshot(store, base_config)
         store.close()
     src = base_config.index_dir / (base_config.index_dir / "CURRENT").read_text().strip()
     manifest = json.loads((src / "manifest.json").read_text())
