@@ -11,6 +11,7 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+from numpy.typing import ArrayLike
 
 from index.config import BM25_NUMBA_FROM
 
@@ -21,6 +22,12 @@ for _name in ("bm25s", "bm25s.utils", "numba"):
 
 
 PHRASE_KEYS = "phrase_keys.npy"
+
+
+def lucene_idf(df: ArrayLike, n: int) -> np.ndarray:
+    """Lucene's idf, ``log(1 + (n - df + 0.5) / (df + 0.5))``: never negative."""
+    df = np.asarray(df, dtype=np.float64)
+    return np.log1p((n - df + 0.5) / (df + 0.5))
 
 
 def phrase_keys(word_ids: np.ndarray, words: int) -> np.ndarray:
@@ -46,7 +53,7 @@ def lucene_csc(
     tf = np.concatenate([t for _, t in counted] or [np.empty(0)]).astype(np.float32)
     rows = np.repeat(np.arange(n, dtype=np.int32), [len(u) for u, _ in counted])
     df = np.bincount(cols, minlength=n_columns)
-    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    idf = lucene_idf(df, n).astype(np.float32)
     data = idf[cols] * tf / (k1 * ((1 - b) + b * lengths[rows] / average) + tf)
     order = np.argsort(cols, kind="stable")  # within a column, rows stay ascending
     indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
@@ -150,8 +157,7 @@ class LexicalIndex:
         out = {}
         for t in tokens:
             if t in vocab:
-                df = float(self._df[vocab[t]])
-                out[t] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+                out[t] = float(lucene_idf(self._df[vocab[t]], n))
         return out
 
     def scores(self, tokens: Sequence[str], phrases: bool = False) -> np.ndarray:

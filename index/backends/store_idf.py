@@ -9,11 +9,11 @@ matter; a word missing from the sample counts as the rarest.
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from collections.abc import Sequence
 
+from index.lexical import lucene_idf
 from index.store import Store
 
 SAMPLE = 50_000
@@ -45,7 +45,7 @@ class StoreIdf:
         return cls(df, len(token_strings), exact)
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
-        """Lucene idf, ``log(1 + (N - df + 0.5) / (df + 0.5))``, as ``LexicalIndex.idf``;
+        """Lucene idf (``lucene_idf``), as ``LexicalIndex.idf``;
         exact counts leave out words no passage has, as the local index does."""
         n = self.docs
         out: dict[str, float] = {}
@@ -53,5 +53,5 @@ class StoreIdf:
             df = self._df.get(t, 0)
             if df == 0 and self.exact:
                 continue
-            out[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            out[t] = float(lucene_idf(df, n))
         return out
