@@ -34,7 +34,7 @@ import index  # noqa: F401  (first: it parks OpenBLAS's idle threads, read when 
 import numpy as np
 
 from index.config import EngineConfig
-from index.dense import ReducedVectors
+from index.dense import PassageWindows, ReducedVectors
 from index.engine import dense_texts, lexical_text
 from index.lexical import PHRASE_KEYS
 from index.model import Article
@@ -54,7 +54,8 @@ EVAL_DIR = Path("/work/shared/eval")
 CORPUS_PATH = EVAL_DIR / "newsqa-corpus.jsonl"
 QUESTIONS_PATH = EVAL_DIR / "newsqa-dev.jsonl"
 CACHE_ROOT = Path("/tmp/newsbot-bench")
-GENERATOR_VERSION = 2  # 2: passages carry their sentences' token counts, as ingest stores
+# 2: passages carry their sentences' token counts, as ingest stores; 3: and their windows
+GENERATOR_VERSION = 3
 DIMENSION = 384
 ANY_PASSAGE_WORDS = False  # True: reuse caches packed at another passage_words (recorded)
 
@@ -254,13 +255,17 @@ def generate_store(spec: CorpusSpec, batch_articles: int = 500, check_every: int
         if not batch:
             return
         count = sum(len(spans) for _, spans in batch)
+        texts = [dense_texts(a, s) for a, spans in batch for s in spans]
         if encoder is not None:
             t = time.perf_counter()
-            vectors = encoder.encode_mean([dense_texts(a, s) for a, spans in batch for s in spans])
+            windows = encoder.encode_windows(texts)
             embed_s += time.perf_counter() - t
-        else:
-            vectors = rng.standard_normal((count, DIMENSION), dtype=np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        else:  # as many random windows as the passage has real ones
+            counts = [len(t) for t in texts]
+            rows = rng.standard_normal((sum(counts), DIMENSION), dtype=np.float32)
+            rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+            windows = PassageWindows.of(rows, counts)
+        vectors = windows.means()
         writes, row = [], 0
         for article, spans in batch:
             header = cached.header(article)
@@ -274,6 +279,7 @@ def generate_store(spec: CorpusSpec, batch_articles: int = 500, check_every: int
                         sentences=span.sentences,
                         tokens=cached.passage(article, header, span.sentences),
                         vector=vectors[row],
+                        window_vectors=windows.of_passage(row),
                         sentence_token_counts=[
                             len(header),
                             *(
@@ -378,16 +384,26 @@ def tile_index(spec: CorpusSpec) -> dict:
     name = f"gen-{manifest['epoch']:08d}-tiled{reps:03d}"
     dst = config.index_dir / name
     (dst / "bm25").mkdir(parents=True)
-    for path in sorted(src.glob("*.npy")):  # every row-aligned array of the snapshot
+    window_file, starts_file, _ = PassageWindows.FILES
+    window_rows = len(np.load(src / window_file, mmap_mode="r"))
+    for path in sorted(src.glob("*.npy")):  # every row-aligned array, and the windows
         if path.name == ReducedVectors.COMPONENTS:  # the first pass's directions: as they are
             shutil.copyfile(path, dst / path.name)
             continue
         values = np.load(path, mmap_mode="r")
         tiled = np.lib.format.open_memmap(
-            dst / path.name, mode="w+", dtype=values.dtype, shape=(spec.size, *values.shape[1:])
+            dst / path.name,
+            mode="w+",
+            dtype=values.dtype,
+            shape=(reps * len(values), *values.shape[1:]),
         )
-        # Each copy's articles are other articles (same passage ids: the store serves them).
-        step = int(values.max()) + 1 if path.stem == "article_codes" and len(values) else 0
+        # Each copy's articles are other articles (same passage ids: the store serves them),
+        # and its passages' windows are the copy's own.
+        step = 0
+        if path.stem == "article_codes" and len(values):
+            step = int(values.max()) + 1
+        elif path.name == starts_file:
+            step = window_rows
         for c in range(reps):
             tiled[c * base.size : (c + 1) * base.size] = values + c * step if step else values
         tiled.flush()

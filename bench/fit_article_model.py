@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 from corpus import CACHE_ROOT, CORPUS_PATH, QUESTIONS_PATH, log  # noqa: E402
 
 from index.config import EngineConfig  # noqa: E402
-from index.engine import Engine, searches_phrases  # noqa: E402
+from index.engine import Engine, for_question_kind  # noqa: E402
 from index.evaluate import load_questions, passage_hits  # noqa: E402
 from index.quote import (  # noqa: E402
     ArticleWeights,
@@ -51,8 +51,8 @@ def collect(engine: Engine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows, labels, groups = [], [], []
     for n, q in enumerate(q for q in questions if q.answerable):
         parsed = parse_query(q.question, engine.tokenizer, engine.backend.known_sources())
-        if searches_phrases(cfg, classify_question(q.question)):  # as quote_answer does
-            parsed = dataclasses.replace(parsed, phrases=True)
+        kind = classify_question(q.question)
+        parsed = for_question_kind(parsed, cfg, kind, "hybrid")  # as quote_answer does
         vector = engine.encoder.encode_question(q.question)
         hits = engine.backend.search(parsed, vector, k=cfg.article_depth)
         pool = engine._load_passages(hits.passage_ids, hits.scores)

@@ -38,8 +38,8 @@ from index.engine import Engine  # noqa: E402
 from index.evaluate import load_questions, run_eval  # noqa: E402
 
 RESULTS_DIR = REPO / "bench" / "results"
-# Milvus's BM25 has no phrase columns: the local engine searches words alone, like for like.
-LOCAL = {"phrase_search": False}
+# Milvus has no phrase columns or window vectors: the local engine leaves both off, like for like.
+LOCAL = {"phrase_search": False, "window_search": False}
 EVAL_DATA = CACHE_ROOT / "milvus-eval" / "data"
 
 

@@ -60,6 +60,10 @@ DESCRIPTIONS = {
         "Which/who questions also match pairs of neighbouring words as phrases in BM25 "
         "(false: words only)."
     ),
+    "window_search": (
+        "Which/who questions rank a passage's meaning by its best-matching part rather than "
+        "the whole passage (false: whole passages only)."
+    ),
     "clause_weight": (
         "How far a kept passage moves up when a sentence covers one part of a question "
         "that asks several things."

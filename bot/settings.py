@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     article_depth: int = _ENGINE.article_depth
     clause_weight: float = _ENGINE.clause_weight
     phrase_search: bool = _ENGINE.phrase_search
+    window_search: bool = _ENGINE.window_search
     rrf_k: int = _ENGINE.rrf_k
     dense_first_pass_from: int = _ENGINE.dense_first_pass_from
     dense_first_pass_dims: int = _ENGINE.dense_first_pass_dims
@@ -138,6 +139,7 @@ class Settings(BaseSettings):
             article_depth=self.article_depth,
             clause_weight=self.clause_weight,
             phrase_search=self.phrase_search,
+            window_search=self.window_search,
             rrf_k=self.rrf_k,
             dense_first_pass_from=self.dense_first_pass_from,
             dense_first_pass_dims=self.dense_first_pass_dims,

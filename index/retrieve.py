@@ -63,6 +63,8 @@ class ParsedQuery:
     unindexed_outlets: tuple[str, ...] = ()
     # Count neighbouring word pairs as phrases in the BM25 lists (where the index has them).
     phrases: bool = False
+    # Rank the dense lists by each passage's best window (where the index keeps them).
+    best_window: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +318,7 @@ class HybridRetriever:
         kind: str,
         timings: dict[str, float],
         phrases: bool = False,
+        best_window: bool = False,
     ) -> tuple[Ranked | None, Ranked | None]:
         """The BM25 and dense lists of one (maybe narrowed) search; ``first_pass`` scores
         every row against the question, computed once per question."""
@@ -327,7 +330,7 @@ class HybridRetriever:
             lexical = Ranked(*snap.lexical.search(tokens, n, weights, phrases))
         t1 = time.perf_counter()
         if first_pass is not None and vector is not None:
-            dense = Ranked(*snap.dense.top(first_pass, vector, n, mask))
+            dense = Ranked(*snap.dense.top(first_pass, vector, n, mask, best_window))
         t2 = time.perf_counter()
         timings["lexical"] = timings.get("lexical", 0.0) + (t1 - t0) * 1000
         timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1000
@@ -357,8 +360,9 @@ class HybridRetriever:
             t0 = time.perf_counter()
             first_pass = snap.dense.first_pass(vector)
             timings["dense"] = (time.perf_counter() - t0) * 1000
+        features = (query.phrases, query.best_window)
         lexical, dense = self._lists(
-            query.tokens, vector, first_pass, base, kind, timings, query.phrases
+            query.tokens, vector, first_pass, base, kind, timings, *features
         )
         # Narrowed lists for each outlet and day the question names.
         narrowed: list[tuple[Ranked | None, Ranked | None]] = []
@@ -368,9 +372,7 @@ class HybridRetriever:
                 mask &= base
             if mask.any():
                 narrowed.append(
-                    self._lists(
-                        focus.tokens, vector, first_pass, mask, kind, timings, query.phrases
-                    )
+                    self._lists(focus.tokens, vector, first_pass, mask, kind, timings, *features)
                 )
 
         t0 = time.perf_counter()

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from index.config import BM25_NUMBA_FROM
-from index.dense import DenseIndex, ReducedVectors
+from index.dense import DenseIndex, PassageWindows, ReducedVectors
 from index.lexical import LexicalIndex
 from index.store import Store
 
 CURRENT = "CURRENT"
-_FORMAT = 2  # bump when the files change: older snapshots are rebuilt, not misread
+_FORMAT = 3  # bump when the files change: older snapshots are rebuilt, not misread
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,8 @@ def build_snapshot(
         ids: list[int] = []
         tokens: list[str] = []  # split one passage at a time while the index is built
         vectors: list[bytes] = []
+        windows: list[bytes] = []  # the passages' that have several, in row order
+        window_counts: list[int] = []
         published: list[float] = []
         codes: list[int] = []
         articles: list[int] = []
@@ -169,6 +171,9 @@ def build_snapshot(
             articles.append(article_code.setdefault(row.article_id, len(article_code)))
             tokens.append(row.tokens)
             vectors.append(row.vector)
+            window_counts.append(len(row.window_vectors or b"") // (4 * dimension))
+            if row.window_vectors:
+                windows.append(row.window_vectors)
             published.append(np.nan if row.published_ts is None else row.published_ts)
             codes.append(
                 -1 if row.source is None else source_code.setdefault(row.source, len(source_code))
@@ -186,7 +191,9 @@ def build_snapshot(
             if wants_first_pass(len(ids), first_pass_from)
             else None
         )
-        DenseIndex(matrix, reduced).save(directory)
+        window_rows = np.frombuffer(b"".join(windows), dtype=np.float32).reshape(-1, dimension)
+        passage_windows = PassageWindows.of(window_rows, window_counts)
+        DenseIndex(matrix, reduced, passage_windows).save(directory)
         np.save(directory / "passage_ids.npy", np.asarray(ids, dtype=np.int64))
         np.save(directory / "published_ts.npy", np.asarray(published, dtype=np.float64))
         np.save(directory / "source_codes.npy", np.asarray(codes, dtype=np.int32))

@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS passages (
     sentences TEXT NOT NULL,
     tokens TEXT NOT NULL,
     vector BLOB NOT NULL,
-    sentence_token_counts TEXT
+    sentence_token_counts TEXT,
+    window_vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 """
@@ -80,6 +81,9 @@ class NewPassage:
     # How many of ``tokens`` are the header's (headline, outlet, date), then each sentence's;
     # None when the passage's tokens are not its sentences' end to end.
     sentence_token_counts: Sequence[int] | None = None
+    # The vectors of its windows (``vector`` is their mean) when it has several; None: its
+    # one window is ``vector``.
+    window_vectors: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,7 @@ class PassageRow:
     vector: bytes
     published_ts: float | None
     source: str | None
+    window_vectors: bytes | None  # None: the passage is one window (or predates windows)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -282,7 +287,8 @@ class Store:
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT p.id, p.article_id, p.tokens, p.vector, a.published_ts, a.source "
+                    "SELECT p.id, p.article_id, p.tokens, p.vector, a.published_ts, a.source, "
+                    "p.window_vectors "
                     "FROM passages p "
                     "JOIN articles a ON a.id = p.article_id WHERE p.id > ? ORDER BY p.id LIMIT ?",
                     (last, batch),
@@ -461,7 +467,7 @@ class Store:
                     )
                 self._db.executemany(
                     "INSERT INTO passages (article_id, ordinal, start, end, sentences, tokens, "
-                    "vector, sentence_token_counts) VALUES (?,?,?,?,?,?,?,?)",
+                    "vector, sentence_token_counts, window_vectors) VALUES (?,?,?,?,?,?,?,?,?)",
                     [
                         (
                             w.article_id,
@@ -474,6 +480,9 @@ class Store:
                             None
                             if p.sentence_token_counts is None
                             else json.dumps(list(p.sentence_token_counts)),
+                            None
+                            if p.window_vectors is None
+                            else np.ascontiguousarray(p.window_vectors, np.float32).tobytes(),
                         )
                         for p in w.passages
                     ],
@@ -523,6 +532,8 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(passages)")}
     if "sentence_token_counts" not in columns:
         db.execute("ALTER TABLE passages ADD COLUMN sentence_token_counts TEXT")
+    if "window_vectors" not in columns:
+        db.execute("ALTER TABLE passages ADD COLUMN window_vectors BLOB")
 
 
 def _split_tokens(

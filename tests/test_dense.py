@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.dense import DenseIndex, ReducedVectors, _traced_question_path
+from index.dense import DenseIndex, PassageWindows, ReducedVectors, _traced_question_path
 from index.snapshot import load_snapshot
 from tests.conftest import SAMPLE_DIR
 
@@ -124,3 +124,62 @@ def test_a_traced_graph_that_changes_the_vectors_is_refused(encoder, monkeypatch
     with caplog.at_level("INFO", logger="index.dense"):
         assert _traced_question_path(encoder) is None
     assert "differ" in caplog.text
+
+
+# -- passages ranked by their best window ------------------------------------------------------
+
+
+def _windowed(rng: np.random.Generator, passages: int) -> PassageWindows:
+    """Random unit windows, 1 to 4 a passage."""
+    counts = rng.integers(1, 5, size=passages)
+    return PassageWindows.of(_unit(rng.normal(size=(int(counts.sum()), 16))), counts)
+
+
+def test_window_means_are_the_passage_vectors_and_lone_windows_are_not_kept_twice():
+    windows = PassageWindows.of(np.eye(3, dtype=np.float32), [2, 1])
+    np.testing.assert_allclose(windows.means(), [[0.5**0.5, 0.5**0.5, 0], [0, 0, 1]], atol=1e-6)
+    np.testing.assert_array_equal(windows.of_passage(0), np.eye(3)[:2])
+    assert windows.of_passage(1) is None
+
+
+def test_best_window_outranks_a_passage_whose_mean_is_closer():
+    # Passage 0 states the answer in one window and something else in the other; passage 1
+    # is vaguely about the question throughout. Their vectors are the windows' means.
+    q = np.array([1, 0, 0, 0], dtype=np.float32)
+    windows = PassageWindows.of(_unit(np.array([[1, 0, 0, 0], [0, 1, 0, 0], [4, 0, 3, 0]])), [2, 1])
+    index = DenseIndex(windows.means(), windows=windows)
+    rows, cosines = index.search(q, 2)
+    assert rows.tolist() == [1, 0]  # by the passage vectors: 0.8 against 0.71
+    rows, cosines = index.top(index.first_pass(q), q, 2, best_window=True)
+    assert rows.tolist() == [0, 1]  # by the best window: 1.0 against 0.8
+    # The cosines stay the passage vectors': answer confidence is calibrated on them.
+    np.testing.assert_allclose(cosines, [0.5**0.5, 0.8], atol=1e-6)
+
+
+@pytest.mark.parametrize("first_pass", [False, True])
+def test_best_window_search_equals_the_best_window_of_every_passage(tmp_path, first_pass):
+    rng = np.random.default_rng(3)
+    windows = _windowed(rng, 60)
+    means = windows.means()
+    # Passages with one window keep none in the index, as snapshots store them.
+    kept = PassageWindows(
+        windows.vectors, windows.starts, np.where(windows.counts > 1, windows.counts, 0)
+    )
+    DenseIndex(means, ReducedVectors.fit(means, 8) if first_pass else None, kept).save(tmp_path)
+    index = DenseIndex.load(tmp_path)  # memory-mapped; with a first pass, read by pread
+    assert (index._window_file is not None) == first_pass
+    mask = np.arange(60) % 2 == 0
+    # k = 8 re-scores 8 x 8 = 64 rows by their windows: here every passage.
+    for q in _unit(rng.normal(size=(5, 16))):
+        best = np.array(
+            [
+                (windows.vectors[s : s + c] @ q).max()
+                for s, c in zip(windows.starts, windows.counts, strict=True)
+            ]
+        )
+        for m in (None, mask):
+            rows, cosines = index.top(index.first_pass(q), q, 8, m, best_window=True)
+            allowed = np.flatnonzero(m) if m is not None else np.arange(60)
+            expected = allowed[np.argsort(-best[allowed], kind="stable")[:8]]
+            np.testing.assert_array_equal(rows, expected)
+            np.testing.assert_allclose(cosines, means[rows] @ q, atol=1e-6)

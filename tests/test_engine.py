@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index.config import EngineConfig
-from index.dense import Encoder
+from index.dense import DenseIndex, Encoder
 from index.engine import Engine
 from index.errors import IngestError
 from index.lexical import LexicalIndex
@@ -39,7 +39,7 @@ class CountingEncoder:
         self.texts.extend(texts)
         return self.inner.encode(texts)
 
-    encode_mean = Encoder.encode_mean  # through our encode, so every window is counted
+    encode_windows = Encoder.encode_windows  # through our encode, so every window is counted
 
     def encode_question(self, text: str) -> np.ndarray:
         self.texts.append(text)
@@ -505,6 +505,46 @@ def phrase_flags(monkeypatch) -> list[bool]:
 
     monkeypatch.setattr(LexicalIndex, "search", search)
     return flags
+
+
+@pytest.fixture
+def window_flags(monkeypatch) -> list[bool]:
+    """The ``best_window`` argument of every dense search, through the real search."""
+    flags: list[bool] = []
+    real = DenseIndex.top
+
+    def top(self, first_pass, query, k, mask=None, best_window=False):
+        flags.append(best_window)
+        return real(self, first_pass, query, k, mask, best_window)
+
+    monkeypatch.setattr(DenseIndex, "top", top)
+    return flags
+
+
+def test_which_and_who_questions_rank_passages_by_their_best_window(
+    seed_engine, engine_factory, window_flags, tmp_path
+):
+    snap = seed_engine.backend.snapshot()
+    assert (np.asarray(snap.dense.windows.counts) > 1).any()  # the sample has such passages
+    asked = [
+        ("Which forum will the defense ministers of Japan and South Korea attend?", "hybrid"),
+        ("Who is the Japanese government's top spokesman?", "hybrid"),
+        ("Did Japan and South Korea agree to link radar systems?", "hybrid"),
+        ("Which forum will the defense ministers of Japan and South Korea attend?", "dense"),
+    ]
+    flags = []
+    for question, retriever in asked:
+        window_flags.clear()
+        seed_engine.quote_answer(question, retriever=retriever)
+        assert window_flags, question
+        flags.append(set(window_flags))
+    assert flags == [{True}, {True}, {False}, {False}]  # yes/no and the ablation: vectors
+
+    off = engine_factory(tmp_path / "off", window_search=False)
+    off.ingest_paths([SAMPLE_DIR])
+    window_flags.clear()
+    off.quote_answer(asked[0][0])
+    assert window_flags and not any(window_flags)
 
 
 def test_which_and_who_questions_search_phrases_and_yes_no_questions_do_not(

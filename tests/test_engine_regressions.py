@@ -1,6 +1,7 @@
 """Regressions found by review: each test failed on the code before its fix."""
 
 import json
+import shutil
 import sqlite3
 import threading
 from dataclasses import replace
@@ -10,10 +11,10 @@ import pytest
 
 import index.engine as engine_module
 from index.config import EngineConfig
-from index.engine import Engine, lexical_text
+from index.engine import Engine, dense_texts, lexical_text
 from index.model import Article, RetrievedPassage, Span
 from index.quote import classify_question, find_answer_words, sentence_units
-from index.segment import PassageSpan
+from index.segment import PassageSpan, pack_passages
 from tests.conftest import SAMPLE_DIR
 
 
@@ -214,6 +215,56 @@ def test_a_store_from_before_sentence_tokens_gains_the_column_and_still_quotes(t
         assert not engine.quote_answer("When is the Shangri-La Dialogue?").abstained
         engine.ingest([Article("Ferry news", "The harbour ferry resumed on Monday morning.", "a")])
         assert any(stored for _, _, stored in _units_both_ways(engine, "When did it resume?"))
+
+
+def _stored_windows(data) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
+    db = sqlite3.connect(data / "newsbot.sqlite3")
+    rows = db.execute(
+        "SELECT article_id, vector, window_vectors FROM passages ORDER BY id"
+    ).fetchall()
+    db.close()
+    return [
+        (a, np.frombuffer(v, np.float32), None if w is None else np.frombuffer(w, np.float32))
+        for a, v, w in rows
+    ]
+
+
+def test_ingest_keeps_each_passages_windows_and_their_mean_is_its_vector(tmp_path, encoder):
+    data = tmp_path / "data"
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        engine.ingest_paths([SAMPLE_DIR])
+        article = engine.store.articles([_stored_windows(data)[0][0]]).popitem()[1]
+        spans = pack_passages(article.body, engine.config.passage_words)
+    stored = _stored_windows(data)
+    assert len(stored) == len(spans) and any(w is not None for *_, w in stored)
+    for (_, vector, windows), span in zip(stored, spans, strict=True):
+        texts = dense_texts(article, span)
+        if len(texts) == 1:
+            assert windows is None  # its one window is its vector
+            continue
+        windows = windows.reshape(len(texts), -1)
+        np.testing.assert_allclose(windows, encoder.encode(texts), atol=1e-5)
+        mean = windows.sum(axis=0)
+        np.testing.assert_allclose(mean / np.linalg.norm(mean), vector, atol=1e-6)
+
+
+def test_a_store_from_before_windows_gains_the_column_and_still_answers(tmp_path, encoder):
+    data = tmp_path / "data"
+    question = "Which forum will the defense ministers of Japan and South Korea attend?"
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        engine.ingest_paths([SAMPLE_DIR])
+    db = sqlite3.connect(data / "newsbot.sqlite3")
+    db.execute("ALTER TABLE passages DROP COLUMN window_vectors")  # as versions before
+    db.commit()
+    db.close()
+    shutil.rmtree(data / "index")  # their index is of an older format: rebuilt from the store
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        assert not np.asarray(engine.backend.snapshot().dense.windows.counts).any()
+        answer = engine.quote_answer(question)  # ranked by the passage vectors alone
+        assert answer.passages and not answer.abstained
+        body = " ".join(f"The harbour ferry made trip number {n} on Monday." for n in range(30))
+        engine.ingest([Article("Ferry news", body, "a")])  # 270 words: two windows
+    assert _stored_windows(data)[-1][2] is not None  # new passages keep their windows
 
 
 # -- found by a bug hunt over ingest and the store: each lost a batch or an article ------------

@@ -90,9 +90,11 @@ def parity_engines(parity_data, encoder, milvus_server) -> Iterator[dict[str, En
 
     collection = "parity_module"
     engines = {
-        # Milvus has no phrase columns (its BM25 counts words), so the local engine searches
-        # words alone here too; phrases leave every word's score as it is (test_lexical).
-        "local": Engine(EngineConfig(data_dir=parity_data, phrase_search=False), encoder),
+        # Milvus has no phrase columns (its BM25 counts words) nor window vectors, so the local
+        # engine searches words and passage vectors alone here too; phrases leave every word's score as it is (test_lexical).
+        "local": Engine(
+            EngineConfig(data_dir=parity_data, phrase_search=False, window_search=False), encoder
+        ),
         "milvus": Engine(
             EngineConfig(data_dir=parity_data, **milvus_config(milvus_server, collection)),
             encoder,
