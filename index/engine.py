@@ -91,7 +91,7 @@ def for_question_kind(
     """``parsed`` as a question of this kind searches it. A which/who question describes its
     answer in several clauses, each stated by some sentence: in the hybrid retriever its BM25
     lists count the word pairs it shares with a passage, and its dense lists rank a passage
-    by its best window. Yes/no questions lost with either (dev evidence recall@10 0.798 ->
+    by its best window. Yes/no questions lost with either (dev evidence recall@10 0.792 ->
     0.785 with phrases; comparison questions 0.861 -> 0.855 with best windows), and the
     ablations keep their plain parts."""
     if retriever != "hybrid" or kind not in ENTITY_KINDS:
