@@ -404,8 +404,9 @@ def tile_index(spec: CorpusSpec) -> dict:
             step = int(values.max()) + 1
         elif path.name == starts_file:
             step = window_rows
+        rows = len(values)  # base.size, or the window count for the window vectors
         for c in range(reps):
-            tiled[c * base.size : (c + 1) * base.size] = values + c * step if step else values
+            tiled[c * rows : (c + 1) * rows] = values + c * step if step else values
         tiled.flush()
         del tiled
 
