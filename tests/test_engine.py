@@ -521,6 +521,19 @@ def window_flags(monkeypatch) -> list[bool]:
     return flags
 
 
+def _flags_per_question(
+    engine: Engine, asked: list[tuple[str, str]], spied: list[bool]
+) -> list[set[bool]]:
+    """The flags each question's searches were called with, per question."""
+    flags = []
+    for question, retriever in asked:
+        spied.clear()
+        engine.quote_answer(question, retriever=retriever)
+        assert spied, question
+        flags.append(set(spied))
+    return flags
+
+
 def test_which_and_who_questions_rank_passages_by_their_best_window(
     seed_engine, engine_factory, window_flags, tmp_path
 ):
@@ -532,12 +545,7 @@ def test_which_and_who_questions_rank_passages_by_their_best_window(
         ("Did Japan and South Korea agree to link radar systems?", "hybrid"),
         ("Which forum will the defense ministers of Japan and South Korea attend?", "dense"),
     ]
-    flags = []
-    for question, retriever in asked:
-        window_flags.clear()
-        seed_engine.quote_answer(question, retriever=retriever)
-        assert window_flags, question
-        flags.append(set(window_flags))
+    flags = _flags_per_question(seed_engine, asked, window_flags)
     assert flags == [{True}, {True}, {False}, {False}]  # yes/no and the ablation: vectors
 
     off = engine_factory(tmp_path / "off", window_search=False)
@@ -557,12 +565,7 @@ def test_which_and_who_questions_search_phrases_and_yes_no_questions_do_not(
         ("Did Japan and South Korea agree to link radar systems?", "hybrid"),
         ("Which forum will the defense ministers of Japan and South Korea attend?", "bm25"),
     ]
-    flags = []
-    for question, retriever in asked:
-        phrase_flags.clear()
-        seed_engine.quote_answer(question, retriever=retriever)
-        assert phrase_flags, question
-        flags.append(set(phrase_flags))
+    flags = _flags_per_question(seed_engine, asked, phrase_flags)
     # Yes/no questions and the BM25-only ablation search words alone.
     assert flags == [{True}, {True}, {False}, {False}]
 

@@ -200,14 +200,19 @@ def test_sentence_tokens_are_not_stored_when_they_are_not_the_passages(engine_fa
     assert engine._new_passage(article, 0, whole, vector).sentence_token_counts is not None
 
 
-def test_a_store_from_before_sentence_tokens_gains_the_column_and_still_quotes(tmp_path, encoder):
-    data = tmp_path / "data"
+def _sample_store_without(data, column: str, encoder) -> None:
+    """The sample ingested by a version from before ``column`` existed."""
     with Engine(EngineConfig(data_dir=data), encoder) as engine:
         engine.ingest_paths([SAMPLE_DIR])
     db = sqlite3.connect(data / "newsbot.sqlite3")
-    db.execute("ALTER TABLE passages DROP COLUMN sentence_token_counts")  # as versions before
+    db.execute(f"ALTER TABLE passages DROP COLUMN {column}")
     db.commit()
     db.close()
+
+
+def test_a_store_from_before_sentence_tokens_gains_the_column_and_still_quotes(tmp_path, encoder):
+    data = tmp_path / "data"
+    _sample_store_without(data, "sentence_token_counts", encoder)
     with Engine(EngineConfig(data_dir=data), encoder) as engine:
         both = _units_both_ways(engine, "When is the Shangri-La Dialogue?")
         assert both and not any(stored for _, _, stored in both)
@@ -251,12 +256,7 @@ def test_ingest_keeps_each_passages_windows_and_their_mean_is_its_vector(tmp_pat
 def test_a_store_from_before_windows_gains_the_column_and_still_answers(tmp_path, encoder):
     data = tmp_path / "data"
     question = "Which forum will the defense ministers of Japan and South Korea attend?"
-    with Engine(EngineConfig(data_dir=data), encoder) as engine:
-        engine.ingest_paths([SAMPLE_DIR])
-    db = sqlite3.connect(data / "newsbot.sqlite3")
-    db.execute("ALTER TABLE passages DROP COLUMN window_vectors")  # as versions before
-    db.commit()
-    db.close()
+    _sample_store_without(data, "window_vectors", encoder)
     shutil.rmtree(data / "index")  # their index is of an older format: rebuilt from the store
     with Engine(EngineConfig(data_dir=data), encoder) as engine:
         assert not np.asarray(engine.backend.snapshot().dense.windows.counts).any()
