@@ -27,12 +27,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.checks import UserCooldown
+from bot.discord.errors import NO_MENTIONS
 from bot.discord.features.browse import BrowseCog
 from bot.discord.features.feeds import FeedsCog
 from bot.discord.features.health import HealthCog
 from bot.discord.features.health.protocols import HealthSink
 from bot.discord.features.questions import QuestionsCog
-from bot.discord.errors import NO_MENTIONS
 from bot.discord.feeds import FeedMetrics, LiveFeeds
 from bot.discord.interactions import Gate, refused_while_closing, report_interaction_error
 from bot.discord.memory import ConversationMemory

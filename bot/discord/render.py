@@ -284,7 +284,9 @@ def render_answer(answer: Answer, *, now: datetime, recent_days: int) -> Reply:
     )
 
 
-def quote_embeds(quotes: Sequence[Quote], *, now: datetime, recent_days: int) -> list[discord.Embed]:
+def quote_embeds(
+    quotes: Sequence[Quote], *, now: datetime, recent_days: int
+) -> list[discord.Embed]:
     """One embed per quote, as many as one message holds, sharing its 6,000 characters."""
     quotes = quotes[:EMBEDS_PER_MESSAGE]
     if not quotes:
@@ -320,8 +322,7 @@ def other_source_lines(lead: Quote, rest: Sequence[Quote]) -> list[str]:
         return []
     limit = min(300, FIELD_VALUE // len(sources) - 1)
     return [
-        source_line(qs[0], agreed=any(agrees(lead, q) for q in qs), limit=limit)
-        for qs in sources
+        source_line(qs[0], agreed=any(agrees(lead, q) for q in qs), limit=limit) for qs in sources
     ]
 
 

@@ -137,9 +137,7 @@ class LiveFeedsService:
 
     async def guild_feeds(self, guild_id: int) -> list[Feed]:
         """The server's own feeds and the global ones."""
-        return await self._io.run(
-            self._live.registry.feeds, guild_id=guild_id, all_guilds=False
-        )
+        return await self._io.run(self._live.registry.feeds, guild_id=guild_id, all_guilds=False)
 
     async def refused_url(self, url: str) -> str | None:
         return await refused_feed_url(

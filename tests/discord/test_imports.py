@@ -98,9 +98,7 @@ def test_the_cycle_finder_finds_a_type_only_cycle(tmp_path: Path) -> None:
     a = tmp_path / "a.py"
     a.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bot.b import B\n")
     assert imported(a, "bot.a", {"bot.a", "bot.b"}) == {"bot.b"}
-    assert cycles({"bot.a": {"bot.b"}, "bot.b": {"bot.a"}, "bot.c": set()}) == [
-        ["bot.a", "bot.b"]
-    ]
+    assert cycles({"bot.a": {"bot.b"}, "bot.b": {"bot.a"}, "bot.c": set()}) == [["bot.a", "bot.b"]]
 
 
 def test_features_import_neither_each_other_nor_the_client_or_the_engine_services() -> None:

@@ -59,9 +59,21 @@ ANSWER = Answer(
     "when does the harbour festival open?",
     (
         quote(LEAD, "14 July", article(1, "Harbour Herald", "Festival dates set"), SENTENCE),
-        quote("The festival starts on 14 JULY, officials said.", "14 JULY", article(2, "Bay News", "Festival @everyone")),
-        quote("Crowds are expected at the festival in summer.", None, article(3, "Coast Times", "Summer crowds")),
-        quote("Another line from the lead's own article.", None, article(1, "Harbour Herald", "Festival dates set")),
+        quote(
+            "The festival starts on 14 JULY, officials said.",
+            "14 JULY",
+            article(2, "Bay News", "Festival @everyone"),
+        ),
+        quote(
+            "Crowds are expected at the festival in summer.",
+            None,
+            article(3, "Coast Times", "Summer crowds"),
+        ),
+        quote(
+            "Another line from the lead's own article.",
+            None,
+            article(1, "Harbour Herald", "Festival dates set"),
+        ),
     ),
     (),
     {},

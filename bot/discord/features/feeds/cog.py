@@ -19,8 +19,8 @@ from discord.ext import commands
 
 from bot.discord.checks import can_manage, server_manager
 from bot.discord.errors import UserFacingError
-from bot.discord.feed_render import feed_label, feeds_embed, poll_report, subscribed_text
 from bot.discord.features.feeds.protocols import Feeds, SubscribeRequest
+from bot.discord.feed_render import feed_label, feeds_embed, poll_report, subscribed_text
 from bot.discord.interactions import Gate, defer, follow_up
 from bot.discord.text import (
     CHOICE_NAME,
@@ -240,7 +240,9 @@ class FeedsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return await self._feed_choices(interaction, current)
 
-    @feeds_group.command(name="list", description="This server's feeds and where their headlines go")
+    @feeds_group.command(
+        name="list", description="This server's feeds and where their headlines go"
+    )
     @app_commands.check(server_manager)
     async def list_feeds(self, interaction: discord.Interaction) -> None:
         feeds = self.service()

@@ -15,11 +15,11 @@ import contextlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import discord
 
+from bot.discord.checks import Cooldown
 from bot.discord.errors import (
     GENERIC_FAILURE,
     NO_MENTIONS,
@@ -27,7 +27,6 @@ from bot.discord.errors import (
     UserFacingError,
     describe,
 )
-from bot.discord.checks import Cooldown
 from bot.discord.features.questions.protocols import Answers
 from bot.discord.features.questions.reply import answer_message
 from bot.discord.interactions import Gate

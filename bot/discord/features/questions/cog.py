@@ -14,8 +14,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.features.questions.chat import ChatHandler
 from bot.discord.checks import Cooldown
+from bot.discord.features.questions.chat import ChatHandler
 from bot.discord.features.questions.protocols import Answers
 from bot.discord.features.questions.reply import answer_message
 from bot.discord.interactions import Gate, defer, follow_up
