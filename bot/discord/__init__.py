@@ -1,16 +1,23 @@
 """The Discord front end: ``newsbot serve`` runs :class:`bot.discord.client.NewsBot`.
 
-Split the way discord.py bots usually are, so each module can be read (and tested) alone:
+Split the way discord.py bots usually are, one cog per feature, so each can be read (and
+tested with fake services) alone:
 
-- ``client``: the ``discord.Client`` subclass, its command tree, events and shutdown
-- ``commands``: the slash commands; ``chat``: mentions, DMs and threads
-- ``feeds``: the feed poller beside the bot and headline posts; ``feed_commands``: /feeds,
-  /subscribe, /unsubscribe; ``feed_render``: their messages
-- ``questions``: one question through the worker pool with conversation memory and metrics
-- ``render`` (embeds) over ``text`` (limits, escaping, cutting); ``views``: buttons
-- ``memory``, ``checks`` (cooldown), ``workers`` (thread pool), ``errors``, ``sync`` (command
-  sync only when the commands changed), ``endpoints``, ``logsafe`` (token redaction), ``serve``
-  (the ``serve`` and ``sync-commands`` CLI commands)
+- ``client``: the ``commands.Bot`` subclass: builds the services, adds the features, events,
+  shutdown
+- ``features/``: ``questions`` (/ask, mentions, DMs, threads), ``browse`` (/headlines, /search,
+  /article, /sources), ``feeds`` (/feeds, /subscribe, /unsubscribe), ``health`` (/about, the
+  heartbeat); each names the services it needs as ``typing.Protocol``s in its ``protocols``
+- ``services``: those services over the engine and the worker pools; ``questions``: the
+  answers service (conversation memory, metrics); ``feeds``: the feed poller beside the bot
+  and headline posts
+- ``interactions``: defer, follow-up, error replies, the shutdown gate; ``errors``: what a
+  failure says
+- ``render`` (embeds) over ``text`` (limits, escaping, cutting); ``feed_render``; ``views``:
+  buttons
+- ``memory``, ``checks`` (cooldown, Manage Server), ``workers`` (thread pool), ``sync``
+  (command sync only when the commands changed), ``endpoints``, ``logsafe`` (token
+  redaction), ``serve`` (the ``serve`` and ``sync-commands`` CLI commands)
 
-Nothing in ``index/`` imports this package.
+Nothing in ``index/`` imports this package; no feature imports another, or the client.
 """

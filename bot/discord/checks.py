@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import discord
 
 from bot.discord.errors import CoolingDown, UserFacingError
+
+
+class Cooldown(Protocol):
+    """What a feature needs of a cooldown: raise ``CoolingDown`` when the member must wait."""
+
+    def check(self, user_id: int) -> None: ...
 
 
 class UserCooldown:
@@ -51,13 +58,6 @@ class UserCooldown:
 
     def _prune(self, now: float) -> None:
         self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
-
-
-def question_cooldown(interaction: discord.Interaction) -> bool:
-    """An ``app_commands.check``: the bot's shared cooldown for the interacting user."""
-    cooldown: UserCooldown = interaction.client.cooldown  # type: ignore[attr-defined]
-    cooldown.check(interaction.user.id)
-    return True
 
 
 class NeedsManageServer(UserFacingError):

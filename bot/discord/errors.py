@@ -1,5 +1,6 @@
-"""What a failure looks like to a member (a short ephemeral line) and to the operator (a
-logged traceback for anything unexpected); the bot keeps running either way.
+"""What a failure looks like to a member (a short line) and to the operator (a logged
+traceback for anything unexpected); the bot keeps running either way. Sending that line is
+``interactions``' job.
 
 Expected refusals (cooldown, busy, shutting down, unknown article) are ``UserFacingError``s:
 not logged as errors, because nothing is broken.
@@ -7,10 +8,8 @@ not logged as errors, because nothing is broken.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
-import aiohttp
 import discord
 from discord import app_commands
 
@@ -88,56 +87,3 @@ def unreadable_value(value: object) -> str:
     if not isinstance(shown, str) or not squash(shown):
         return "I couldn't read that value; please choose it again."
     return f"I couldn't read that value: {fit_escaped(squash(shown), 200)}"
-
-
-async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
-    """Tell only the member who interacted, whatever state the interaction is in.
-
-    A public "thinking…" deferral would turn the first follow-up public too, so it is deleted
-    first and the message sent as a fresh ephemeral follow-up.
-    """
-    try:
-        if not interaction.response.is_done():
-            await interaction.response.send_message(
-                text, ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
-            return
-        if interaction.extras.get("deferred_public") and not interaction.extras.get("answered"):
-            with contextlib.suppress(discord.HTTPException, aiohttp.ClientError):
-                await interaction.delete_original_response()
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    except (discord.HTTPException, aiohttp.ClientError) as exc:  # expired, closing: give up
-        log.warning("could not tell the user about an error: %s", exc)
-
-
-async def refused_while_closing(interaction: discord.Interaction) -> bool:
-    """True, after telling the member, when the bot is shutting down and takes no new work.
-
-    Commands and button clicks both start work (an engine call, a database read), and an
-    interaction nobody answers shows the member "This interaction failed", so both get the
-    same short notice.
-    """
-    if getattr(interaction.client, "accepting", True):
-        return False
-    await send_ephemeral(interaction, ShuttingDown().user_message)
-    return True
-
-
-async def report_interaction_error(
-    interaction: discord.Interaction, error: BaseException, where: str
-) -> None:
-    """The one path every command, button and autocomplete failure takes."""
-    message, unexpected = describe(error)
-    if unexpected:
-        original = getattr(error, "original", error)
-        log.error(
-            "%s failed (guild %s, channel %s, user %s)",
-            where,
-            interaction.guild_id,
-            interaction.channel_id,
-            interaction.user.id if interaction.user else None,
-            exc_info=(type(original), original, original.__traceback__),
-        )
-    else:
-        log.info("%s refused: %s", where, message)
-    await send_ephemeral(interaction, message)

@@ -1,4 +1,5 @@
-"""One question, the same way whether it came from /ask, a mention, a DM or a thread.
+"""The answers service: one question, the same way whether it came from /ask, a mention, a DM
+or a thread (the questions feature's ``Answers``).
 
 It reads the conversation's memory, runs ``Engine.quote_answer`` on the worker pool, remembers
 the question *as the engine understood it* (a follow-up joined to what it follows up, via the
@@ -29,7 +30,7 @@ class AnswerMetrics(Protocol):
 class QuestionService:
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | None,
         pool: WorkerPool,
         memory: ConversationMemory,
         metrics: AnswerMetrics | None = None,
@@ -40,6 +41,8 @@ class QuestionService:
         self.metrics = metrics
 
     async def ask(self, question: str, key: ConversationKey) -> Answer:
+        if self.engine is None:
+            raise RuntimeError("this NewsBot was created without an engine (sync-only)")
         question = clean_question(question)
         context = self.memory.context(key)
         started = time.perf_counter()

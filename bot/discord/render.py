@@ -43,7 +43,12 @@ BROWSE_COLOUR = discord.Colour(0x1971C2)
 HEADLINES_PER_PAGE = 10
 ARTICLE_PAGE_CHARS = 3800  # of escaped body text per page; leaves room for title and footer
 FOOTER_CHARS = 200
+LEAD_QUOTE_CHARS = 1500  # the first quote with its context: readable at a glance
+OTHER_SOURCES = "Other sources"
+OTHER_SOURCES_SHOWN = 10
+AGREES = "✓ agrees"
 _SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
 _URL = re.compile(discord.utils._URL_REGEX)  # what escape_markdown leaves alone as a link
 NOT_ANSWERED = "The indexed news does not answer that."
 EMPTY_INDEX = (
@@ -67,6 +72,8 @@ class Reply:
     embeds: list[discord.Embed]
     content: str | None = None
     articles: list[ArticleLink] = field(default_factory=list)
+    # The quotes after the first, for a button that shows them (never sent with the reply).
+    more_quotes: list[discord.Embed] = field(default_factory=list)
 
 
 # -- small pieces ----------------------------------------------------------------------------
@@ -248,22 +255,86 @@ def _button_label(title: str, index: int, count: int) -> str:
 
 
 def render_answer(answer: Answer, *, now: datetime, recent_days: int) -> Reply:
-    """The answer as one message: one embed per quote (or the abstention), and a Full-article
-    button per quoted article."""
+    """The answer as one message that reads at a glance: the first quote's embed (the
+    answering sentence in its context, the answer in bold, headline, outlet and date) with
+    the other sources (articles) one line each below it; their quotes ride along in
+    ``more_quotes`` for the button that shows them, and a Full-article button per quoted
+    article."""
     if answer.abstained or not answer.quotes:
         return Reply([abstention_embed(answer)])
-    quotes = answer.quotes[:EMBEDS_PER_MESSAGE]
-    overhead = EMBED_TITLE + FOOTER_CHARS
-    budget = max(200, (EMBED_TOTAL - 100) // len(quotes) - overhead)
-    embeds = [quote_embed(q, now=now, recent_days=recent_days, budget=budget) for q in quotes]
+    lead = answer.quotes[0]
+    # The lead's own article has its say in the lead (and its Full-article button); the
+    # other sources are the other articles.
+    rest = [q for q in answer.quotes[1:] if q.article.id != lead.article.id]
+    embed = quote_embed(lead, now=now, recent_days=recent_days, budget=LEAD_QUOTE_CHARS)
+    lines = other_source_lines(lead, rest)
+    if lines:
+        embed.add_field(name=OTHER_SOURCES, value="\n".join(lines), inline=False)
     articles: dict[str, StoredArticle] = {}
-    for q in quotes:
+    for q in answer.quotes:
         articles.setdefault(q.article.id, q.article)
     links = [
         ArticleLink(a.id, _button_label(a.title, i, len(articles)))
         for i, a in enumerate(articles.values(), start=1)
     ]
-    return Reply(clamp_total(embeds), articles=links[:5])
+    return Reply(
+        [embed],
+        articles=links[:5],
+        more_quotes=quote_embeds(rest, now=now, recent_days=recent_days),
+    )
+
+
+def quote_embeds(
+    quotes: Sequence[Quote], *, now: datetime, recent_days: int
+) -> list[discord.Embed]:
+    """One embed per quote, as many as one message holds, sharing its 6,000 characters."""
+    quotes = quotes[:EMBEDS_PER_MESSAGE]
+    if not quotes:
+        return []
+    overhead = EMBED_TITLE + FOOTER_CHARS
+    budget = max(200, (EMBED_TOTAL - 100) // len(quotes) - overhead)
+    embeds = [quote_embed(q, now=now, recent_days=recent_days, budget=budget) for q in quotes]
+    return clamp_total(embeds)
+
+
+def answer_words(text: str) -> str:
+    """Text reduced to its words (case, spacing and punctuation aside), space-separated."""
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def agrees(lead: Quote, other: Quote) -> bool:
+    """Whether ``other`` states the lead quote's answering words. Without answering words
+    there is nothing to agree on, so nothing is marked."""
+    words = answer_words(lead.highlight or "")
+    return bool(words) and f" {words} " in f" {answer_words(other.text)} "
+
+
+def other_source_lines(lead: Quote, rest: Sequence[Quote]) -> list[str]:
+    """One line per other article quoted (its first quote stands for it), in the answer's
+    order: outlet, date, headline link, and the agreement marker when any of its quotes
+    states the lead's answering words. The lead's own article is not another source."""
+    by_article: dict[str, list[Quote]] = {}
+    for q in rest:
+        if q.article.id != lead.article.id:
+            by_article.setdefault(q.article.id, []).append(q)
+    sources = list(by_article.values())[:OTHER_SOURCES_SHOWN]
+    if not sources:
+        return []
+    limit = min(300, FIELD_VALUE // len(sources) - 1)
+    return [
+        source_line(qs[0], agreed=any(agrees(lead, q) for q in qs), limit=limit) for qs in sources
+    ]
+
+
+def source_line(quote: Quote, *, agreed: bool, limit: int) -> str:
+    """ "• Outlet, 2 June 2023 — [Headline](url) · ✓ agrees", within ``limit``."""
+    a = quote.article
+    meta = fit_escaped(
+        f"{squash(a.source or '') or 'Unknown outlet'}, {format_date(a.published)}", 100
+    )
+    mark = f" · {AGREES}" if agreed else ""
+    room = max(8, limit - len("• ") - len(meta) - len(" — ") - len(mark))
+    return f"• {meta} — {headline_link(a.title, a.url, room)}{mark}"
 
 
 def clamp_total(embeds: list[discord.Embed]) -> list[discord.Embed]:

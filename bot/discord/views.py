@@ -1,4 +1,5 @@
-"""Buttons: "Full article" on answers, page turning for articles and for /headlines.
+"""Buttons: "Full article" and "more quotes" on answers, page turning for articles and for
+/headlines.
 
 Article buttons are ``DynamicItem``s: their state (article id, page) lives in the custom id,
 so they keep working after a restart and cost no memory per message. Their views are sent
@@ -8,6 +9,14 @@ answer; the registered dynamic item classes answer the clicks.
 /headlines pages are an ordinary timed view: the pages are rendered once, only the member who
 asked can turn them, and the buttons are removed when the view times out.
 
+A button's click needs a service (the article's pages, the answer's other quotes); discord.py
+builds dynamic items itself from the custom id, so the service is bound to the class when it
+is registered (``bound_buttons``), never looked up on the client.
+
+The other quotes of an answer are kept, rendered, in a bounded ``QuoteShelf`` in memory (a
+custom id holds at most 100 characters, far too few for quotes); the button carries only the
+shelf's key, and after a restart or once the answer is old it says so instead of failing.
+
 While the bot shuts down, every click gets the same "restarting" notice as a command (the
 command tree never sees clicks, so each button checks for itself).
 """
@@ -15,17 +24,50 @@ command tree never sees clicks, so each button checks for itself).
 from __future__ import annotations
 
 import logging
+import secrets
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import discord
 
-from bot.discord.errors import NO_MENTIONS, refused_while_closing, report_interaction_error
+from bot.discord.errors import NO_MENTIONS
+from bot.discord.interactions import (
+    refused_while_closing,
+    report_interaction_error,
+    send_ephemeral,
+)
 from bot.discord.render import ArticleLink
 
 log = logging.getLogger("newsbot.discord")
 
 _ID = r"(?P<id>[A-Za-z0-9_-]{1,64})"
+QUOTES_GONE = "Those quotes are no longer kept (the answer is old, or I restarted); ask again."
+SHELF_ANSWERS = 500
+
+
+class ArticlePages(Protocol):
+    """What the article buttons need: an article's rendered pages."""
+
+    async def article_pages(self, article_id: str) -> list[discord.Embed]: ...
+
+
+class QuoteShelf:
+    """The other quotes of recent answers, rendered, under a short random key (newest kept)."""
+
+    def __init__(self, limit: int = SHELF_ANSWERS) -> None:
+        self._items: OrderedDict[str, list[discord.Embed]] = OrderedDict()
+        self._limit = limit
+
+    def put(self, embeds: list[discord.Embed]) -> str:
+        key = secrets.token_hex(8)
+        self._items[key] = embeds
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> list[discord.Embed] | None:
+        return self._items.get(key)
 
 
 def static_view(*items: discord.ui.Item[Any]) -> discord.ui.View:
@@ -53,6 +95,8 @@ class FullArticleButton(
         )
         self.article_id = article_id
 
+    pages: ClassVar[ArticlePages | None] = None  # set by ``bound_buttons``
+
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: Any
@@ -65,8 +109,7 @@ class FullArticleButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            bot = interaction.client
-            pages = await bot.article_pages(self.article_id)  # type: ignore[attr-defined]
+            pages = await _article_pages(self.pages, self.article_id)
             await interaction.followup.send(
                 embed=pages[0],
                 view=article_page_view(self.article_id, 0, len(pages)),
@@ -94,6 +137,8 @@ class ArticlePageButton(
         self.article_id = article_id
         self.page = page
 
+    pages: ClassVar[ArticlePages | None] = None  # set by ``bound_buttons``
+
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: Any
@@ -108,8 +153,7 @@ class ArticlePageButton(
             # Acknowledge first: the pages may have to be read on the small shared I/O pool,
             # and Discord fails a click that is not answered within 3 seconds.
             await interaction.response.defer()
-            bot = interaction.client
-            pages = await bot.article_pages(self.article_id)  # type: ignore[attr-defined]
+            pages = await _article_pages(self.pages, self.article_id)
             page = max(0, min(self.page, len(pages) - 1))
             await interaction.edit_original_response(
                 embed=pages[page],
@@ -137,9 +181,91 @@ def article_page_view(article_id: str, page: int, pages: int) -> discord.ui.View
     return static_view(prev_button, next_button)
 
 
-def answer_view(links: Sequence[ArticleLink]) -> discord.ui.View:
-    """One Full-article button per quoted article."""
-    return static_view(*(FullArticleButton(link.article_id, link.label) for link in links))
+async def _article_pages(source: ArticlePages | None, article_id: str) -> list[discord.Embed]:
+    if source is None:
+        raise RuntimeError("article buttons were registered without bound_buttons()")
+    return await source.article_pages(article_id)
+
+
+class MoreQuotesButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"newsbot:quotes:(?P<key>[0-9a-f]{1,32})",
+):
+    """Shows the other sources' quotes of an answer to the member who clicked, privately.
+
+    Private rather than an edit of the answer: the answer stays short for everyone in a busy
+    channel, every member who wants the quotes gets them without expanding them for the
+    others, and a click changes nothing anyone else sees.
+    """
+
+    def __init__(self, key: str, label: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label, style=discord.ButtonStyle.primary, custom_id=f"newsbot:quotes:{key}"
+            )
+        )
+        self.key = key
+
+    shelf: ClassVar[QuoteShelf | None] = None  # set by ``bound_buttons``
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: Any
+    ) -> MoreQuotesButton:
+        return cls(match["key"], item.label or "More quotes")
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        return not await refused_while_closing(interaction)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            embeds = self.shelf.get(self.key) if self.shelf is not None else None
+            if not embeds:
+                await send_ephemeral(interaction, QUOTES_GONE)
+                return
+            await interaction.response.send_message(
+                embeds=embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+        except Exception as exc:
+            await report_interaction_error(interaction, exc, "more quotes button")
+
+
+def bound_buttons(
+    pages: ArticlePages, shelf: QuoteShelf
+) -> tuple[type[discord.ui.DynamicItem[Any]], ...]:
+    """The dynamic button classes to register on the client, each bound to its service."""
+    full = FullArticleButton.__discord_ui_compiled_template__
+    page = ArticlePageButton.__discord_ui_compiled_template__
+    quotes = MoreQuotesButton.__discord_ui_compiled_template__
+
+    class BoundFullArticle(FullArticleButton, template=full):
+        pass
+
+    class BoundArticlePage(ArticlePageButton, template=page):
+        pass
+
+    class BoundMoreQuotes(MoreQuotesButton, template=quotes):
+        pass
+
+    BoundFullArticle.pages = BoundArticlePage.pages = pages
+    BoundMoreQuotes.shelf = shelf
+    return BoundFullArticle, BoundArticlePage, BoundMoreQuotes
+
+
+def more_quotes_label(count: int) -> str:
+    return f"Their quotes ({count})"
+
+
+def answer_view(
+    links: Sequence[ArticleLink], *, quotes_key: str | None = None, more: int = 0
+) -> discord.ui.View:
+    """The other sources' quotes button (when there are any), then one Full-article button
+    per quoted article."""
+    items: list[discord.ui.Item[Any]] = []
+    if quotes_key is not None and more:
+        items.append(MoreQuotesButton(quotes_key, more_quotes_label(more)))
+    items += [FullArticleButton(link.article_id, link.label) for link in links]
+    return static_view(*items)
 
 
 class HeadlinePager(discord.ui.View):

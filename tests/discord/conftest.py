@@ -12,7 +12,7 @@ import pytest_asyncio
 from index.config import EngineConfig
 from index.engine import Engine
 from tests.conftest import SAMPLE_DIR
-from tests.discord.harness import assert_no_pings, bot_settings, running_bot
+from tests.discord.harness import assert_no_pings, bot_settings, running_bot, tiny_articles
 from tests.support.fake_discord import ErrorLogGuard, FakeDiscord
 
 
@@ -48,4 +48,14 @@ async def bot(fake, engine, settings):
     """The bot on the sample; any ERROR from discord.* or newsbot.* fails the test."""
     with ErrorLogGuard(("discord", "newsbot")):
         async with running_bot(fake, engine, settings) as bot:
+            yield bot
+
+
+@pytest_asyncio.fixture
+async def tiny_bot(fake, engine_factory, tmp_path):
+    """The bot on 25 tiny dated articles of one outlet and 3 of another."""
+    engine = engine_factory(tmp_path / "tiny")
+    engine.ingest(tiny_articles(25) + tiny_articles(3, source="Harbour Herald", prefix="Herald"))
+    with ErrorLogGuard(("discord", "newsbot")):
+        async with running_bot(fake, engine, bot_settings(tmp_path / "tiny")) as bot:
             yield bot

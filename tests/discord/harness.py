@@ -153,6 +153,25 @@ async def ask(fake: FakeDiscord, question: str, **kwargs) -> tuple[dict, object]
     return payload, followup
 
 
+async def headlines(fake: FakeDiscord, **options):
+    """Dispatch /headlines; return (payload, the follow-up request that answered it)."""
+    payload = fake.slash_command_payload("headlines", options)
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    followup = await fake.wait_for_request(
+        "POST", f"/webhooks/{fake.application_id}/{payload['token']}", timeout=ANSWER_TIMEOUT
+    )
+    return payload, followup
+
+
+async def click(fake: FakeDiscord, custom_id: str, message: dict, **kwargs):
+    """Click a button of ``message``; return (payload, the interaction callback request)."""
+    payload = fake.component_payload(custom_id, message=message, **kwargs)
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    return payload, await fake.wait_for_request(
+        "POST", f"/interactions/{payload['id']}/{payload['token']}/callback", timeout=10
+    )
+
+
 def callback_of(fake: FakeDiscord, payload: dict):
     hits = fake.requests_to("POST", f"/interactions/{payload['id']}/{payload['token']}/callback")
     assert len(hits) == 1, hits

@@ -14,7 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.discord.render import (
+    AGREES,
     NOT_ANSWERED,
+    OTHER_SOURCES,
+    agrees,
     article_pages,
     headline_pages,
     headlines_title,
@@ -203,6 +206,16 @@ def test_answers_fit_and_are_inert(qs: list[Quote], recent_days: int) -> None:
         assert quote_line.startswith("> ") and "\n" not in quote_line
     for link in reply.articles:
         assert len(link.label) <= 80 and len(f"newsbot:full:{link.article_id}") <= 100
+    # The other sources' quotes, shown by a button, make one message of their own.
+    if reply.more_quotes:
+        assert_fits(None, reply.more_quotes)
+    for embed in reply.more_quotes:
+        assert_inert(embed.description or "")
+    for field in (f for embed in reply.embeds for f in embed.fields):
+        # Each line is ours ("• meta — [headline](url)"): one masked link at most, no mention.
+        for line in field.value.splitlines():
+            assert line.startswith("• ") and markup_only(line).count("](") <= 1, line
+            assert not re.search(r"@(everyone|here)|<(@[!&]?|#)", line), line
 
 
 @FAST
@@ -467,3 +480,51 @@ def test_the_answering_sentence_is_underlined_among_its_context() -> None:
     )
     cut = quote_block(quote, 40)  # too long to show whole: cut as before, no underline
     assert "__" not in cut and "**June 2 to 4**" in cut and len(cut) <= 40
+
+
+def _sourced(text: str, words: str | None, n: int, source: str) -> Quote:
+    day = datetime(2024, 3, n, tzinfo=UTC)
+    art = StoredArticle(f"a{n}", f"Report {n}", "", day, source, f"https://n.example/{n}", "t", day)
+    start = text.index(words) if words else None
+    return Quote(text, text, 0, len(text), words, start, art, 1.0)
+
+
+def test_the_reply_leads_with_the_answer_and_lists_other_sources_one_line_each() -> None:
+    lead = context_quote(
+        "Ministers met on Sunday. The summit runs from June 2 to 4. Talks follow.",
+        "The summit runs from June 2 to 4.",
+        "June 2 to 4",
+    )
+    same = _sourced("It runs from june 2 to 4, in Singapore.", None, 2, "Wire")
+    other = _sourced("The summit is held every year.", None, 3, "Daily [x]")
+    again = _sourced("The summit runs from June 2 to 4 too.", None, 3, "Daily [x]")
+    reply = render_answer(Answer("q", (lead, same, other, again), (), {}), now=NOW, recent_days=30)
+    [embed] = reply.embeds
+    assert embed.description.splitlines()[0] == (
+        "> Ministers met on Sunday. __The summit runs from **June 2 to 4**.__ Talks follow."
+    )
+    [field] = embed.fields
+    assert field.name == OTHER_SOURCES
+    # One line per other article, in order; article 3 agrees through its second quote.
+    assert field.value.splitlines() == [
+        f"• Wire, 2 March 2024 — [Report 2](https://n.example/2) · {AGREES}",
+        f"• Daily [x], 3 March 2024 — [Report 3](https://n.example/3) · {AGREES}",
+    ]
+    assert [e.title for e in reply.more_quotes] == ["Report 2", "Report 3", "Report 3"]
+
+
+def test_agreement_needs_the_same_answer_words() -> None:
+    lead = _sourced("Rates rose by 0.25 points.", "0.25 points", 1, "A")
+    assert agrees(lead, _sourced("A rise of 0.25 Points, said the bank.", None, 2, "B"))
+    assert not agrees(lead, _sourced("Rates rose by 0.5 points.", None, 2, "B"))
+    assert not agrees(lead, _sourced("They rose by 10.25 points.", None, 2, "B"))
+    unhighlighted = _sourced("Rates rose.", None, 1, "A")
+    assert not agrees(unhighlighted, _sourced("Rates rose.", None, 2, "B"))
+
+
+def test_one_source_is_one_embed_without_a_sources_field() -> None:
+    lead = _sourced("Rates rose by 0.25 points.", "0.25 points", 1, "A")
+    more = _sourced("Another line of the same report.", None, 1, "A")
+    reply = render_answer(Answer("q", (lead, more), (), {}), now=NOW, recent_days=30)
+    assert [len(e.fields) for e in reply.embeds] == [0]
+    assert reply.more_quotes == []

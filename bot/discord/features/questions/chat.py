@@ -15,12 +15,11 @@ import contextlib
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import discord
 
+from bot.discord.checks import Cooldown
 from bot.discord.errors import (
     GENERIC_FAILURE,
     NO_MENTIONS,
@@ -28,13 +27,12 @@ from bot.discord.errors import (
     UserFacingError,
     describe,
 )
+from bot.discord.features.questions.protocols import Answers
+from bot.discord.features.questions.reply import answer_message
+from bot.discord.interactions import Gate
 from bot.discord.memory import key_for_message
-from bot.discord.render import render_answer
-from bot.discord.views import answer_view
+from bot.discord.views import QuoteShelf
 from index.errors import BackendUnavailable
-
-if TYPE_CHECKING:
-    from bot.discord.client import NewsBot
 
 log = logging.getLogger("newsbot.discord")
 
@@ -86,27 +84,46 @@ def strip_mentions(content: str, bot_id: int, role_ids: Iterable[int] = ()) -> s
     return " ".join(text.split())
 
 
-class ChatHandler:
-    def __init__(self, bot: NewsBot) -> None:
-        self.bot = bot
-        self.threads = ThreadRegistry()
+def bot_role_ids(message: discord.Message) -> set[int]:
+    """The bot's own managed roles in the message's guild: mentioning one addresses the bot."""
+    me = message.guild.me if message.guild else None
+    if me is None:
+        return set()
+    return {r.id for r in me.roles if r.is_bot_managed()}
 
-    def _bot_role_ids(self, message: discord.Message) -> set[int]:
-        me = message.guild.me if message.guild else None
-        if me is None:
-            return set()
-        return {r.id for r in me.roles if r.is_bot_managed()}
+
+class ChatHandler:
+    """Answers the messages addressed to the bot. ``me`` is the bot's own user (None before
+    it has logged in)."""
+
+    def __init__(
+        self,
+        answers: Answers,
+        *,
+        me: Callable[[], discord.abc.User | None],
+        cooldown: Cooldown,
+        gate: Gate,
+        shelf: QuoteShelf,
+        recent_days: int,
+    ) -> None:
+        self.answers = answers
+        self.me = me
+        self.cooldown = cooldown
+        self.gate = gate
+        self.shelf = shelf
+        self.recent_days = recent_days
+        self.threads = ThreadRegistry()
 
     def addressed(self, message: discord.Message) -> bool:
         """DMs, mentions of the bot (or its managed role), and threads it talks in."""
-        user = self.bot.user
+        user = self.me()
         if user is None:
             return False
         if message.guild is None:
             return True
         if user.id in {m.id for m in message.mentions}:
             return True
-        if self._bot_role_ids(message) & {r.id for r in message.role_mentions}:
+        if bot_role_ids(message) & {r.id for r in message.role_mentions}:
             return True
         channel = message.channel
         return isinstance(channel, discord.Thread) and (
@@ -116,16 +133,16 @@ class ChatHandler:
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.webhook_id is not None:
             return
-        if not self.bot.accepting or not self.addressed(message):
+        user = self.me()
+        if not self.gate.accepting or user is None or not self.addressed(message):
             return
-        assert self.bot.user is not None
-        question = strip_mentions(message.content, self.bot.user.id, self._bot_role_ids(message))
+        question = strip_mentions(message.content, user.id, bot_role_ids(message))
         if not question:
             if message.content or message.guild is None:
                 await self._reply(message, content=HELP_TEXT)
             return  # an empty thread message: no Message Content intent, nothing to read
         try:
-            with self.bot.in_flight():
+            with self.gate.in_flight():
                 await self._answer(message, question)
         except UserFacingError as exc:
             delete_after = COOLDOWN_NOTICE_SECONDS if isinstance(exc, CoolingDown) else None
@@ -141,13 +158,11 @@ class ChatHandler:
             await self._reply(message, content=GENERIC_FAILURE)
 
     async def _answer(self, message: discord.Message, question: str) -> None:
-        self.bot.cooldown.check(message.author.id)
+        self.cooldown.check(message.author.id)
         async with typing_indicator(message.channel):
-            answer = await self.bot.service.ask(question, key_for_message(message))
-        reply = render_answer(
-            answer, now=datetime.now(UTC), recent_days=self.bot.settings.recent_days
-        )
-        await self._reply(message, embeds=reply.embeds, view=answer_view(reply.articles))
+            answer = await self.answers.ask(question, key_for_message(message))
+        reply = answer_message(answer, shelf=self.shelf, recent_days=self.recent_days)
+        await self._reply(message, **reply)
         if isinstance(message.channel, discord.Thread):
             self.threads.add(message.channel.id)
 
