@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bot.cli import common
+import bot.cli.common as common
 from bot.cli.common import err, out, settings_of
 from bot.cli.common import fail as _fail
 from bot.settings import Settings

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from bot.cli import common
+import bot.cli.common as common
 from bot.cli.common import err, fail, out, settings_of
 from bot.feeds_setup import make_poller, open_registry
 from bot.settings import Settings
