@@ -1,4 +1,4 @@
-"""Build the feed side (config, registry, fetcher, poller) from the one ``Settings`` object.
+"""Build the feed side (registry, fetcher, poller) from the one ``Settings`` object.
 
 Shared by ``newsbot watch``/``newsbot feeds`` and the Discord bot, so both poll with the same
 limits and read the same tables.
@@ -6,30 +6,20 @@ limits and read the same tables.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.settings import Settings
-from index.engine import Engine
-from index.feeds.config import FeedConfig
-from index.feeds.fetch import SafeFetcher
-from index.feeds.poller import FeedPoller
-from index.feeds.registry import Registry
 
-
-def feed_config(settings: Settings) -> FeedConfig:
-    return FeedConfig(
-        poll_interval_seconds=settings.poll_interval_seconds,
-        allow_hosts=tuple(settings.allow_hosts),
-        user_agent=settings.user_agent,
-        fetch_timeout_seconds=settings.fetch_timeout_seconds,
-        max_body_bytes=settings.max_body_bytes,
-        per_host_requests=settings.fetch_per_host,
-        max_backoff_seconds=settings.feed_max_backoff_seconds,
-        concurrent_feeds=settings.feed_concurrency,
-        posts_per_cycle=settings.posts_per_cycle,
-    )
+if TYPE_CHECKING:
+    from index.engine import Engine
+    from index.feeds.poller import FeedPoller
+    from index.feeds.registry import Registry
 
 
 def open_registry(settings: Settings) -> Registry:
     """The feed tables, in the same SQLite file as the article store."""
+    from index.feeds.registry import Registry
+
     return Registry(settings.engine_config().db_path)
 
 
@@ -38,5 +28,8 @@ def make_poller(settings: Settings, engine: Engine, registry: Registry) -> FeedP
 
     Build it inside the running event loop that will use it.
     """
-    config = feed_config(settings)
+    from index.feeds.fetch import SafeFetcher
+    from index.feeds.poller import FeedPoller
+
+    config = settings.feed_config()
     return FeedPoller(engine, registry, SafeFetcher(config), config)

@@ -203,9 +203,9 @@ async def maybe_start_health_server(
     settings: Settings, state: HealthState, metrics: Metrics
 ) -> web.AppRunner | None:
     """The server as the settings ask for it; None when ``health_port`` is 0 (the default)."""
-    if not settings.health_port:
+    if not settings.health.port:
         return None
-    return await start_health_server(state, metrics, settings.health_host, settings.health_port)
+    return await start_health_server(state, metrics, settings.health.host, settings.health.port)
 
 
 def bound_port(runner: web.AppRunner) -> int:

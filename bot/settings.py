@@ -1,116 +1,134 @@
-"""The one configuration object: every ``NEWSBOT_*`` variable (and the Discord token) lives here.
+"""The one configuration source: every setting an operator may turn, with its default and its
+description, once.
 
-Read once at start by the front end and handed down; nothing else reads the environment.
+Settings are read once at start by the front end and handed down: the engine gets an
+``EngineConfig`` and the feed side a ``FeedConfig``, built from the groups below by
+construction (a group's field names are the config's own), so neither ever reads the
+environment. ``.env.example``, ``docs/configuration.md`` and ``newsbot config`` are rendered
+from these models (``bot.settings_files``), and a test fails when the files drift.
+
+Variables are ``NEWSBOT_<GROUP>_<FIELD>`` (``NEWSBOT_DISCORD_WORKERS``,
+``NEWSBOT_HEALTH_PORT``), and ``NEWSBOT_<FIELD>`` for the few that belong to no one front
+end (``NEWSBOT_DATA_DIR``). Constants fitted on the benchmark (fusion weights, depths,
+thresholds) are deliberately not settings: they stay ``EngineConfig`` defaults, measured
+rather than turned.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from index.config import EngineConfig
 from index.errors import NewsbotError
+from index.feeds.config import FeedConfig
+
+PREFIX = "NEWSBOT_"
+# Today's documented names of the token, read besides NEWSBOT_DISCORD_TOKEN(_FILE): they are
+# what .env.example, docker-compose.yml and the Discord docs tell an operator to set.
+BARE_NAMES = {
+    ("discord", "token"): "DISCORD_TOKEN",
+    ("discord", "token_file"): "DISCORD_TOKEN_FILE",
+}
 
 _ENGINE = EngineConfig()
+_FEEDS = FeedConfig()
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=None, extra="ignore")
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="ignore")
 
-    # Engine
-    data_dir: Path = Path("newsbot-data")
-    model: str | None = Field(None, description="sentence-transformers model path or name")
-    # Defaults come from EngineConfig so the engine and its settings never disagree.
-    passage_words: int = _ENGINE.passage_words
-    bm25_k1: float = _ENGINE.bm25_k1
-    bm25_b: float = _ENGINE.bm25_b
-    lexical_weight: float = _ENGINE.lexical_weight
-    dense_weight: float = _ENGINE.dense_weight
-    focus_weight: float = _ENGINE.focus_weight
-    sentence_weight: float = _ENGINE.sentence_weight
-    rerank_depth: int = _ENGINE.rerank_depth
-    part_slots: int = _ENGINE.part_slots
-    part_slot_share: float = _ENGINE.part_slot_share
-    article_temperature: float = _ENGINE.article_temperature
-    article_depth: int = _ENGINE.article_depth
-    clause_weight: float = _ENGINE.clause_weight
-    phrase_search: bool = _ENGINE.phrase_search
-    window_search: bool = _ENGINE.window_search
-    rrf_k: int = _ENGINE.rrf_k
-    dense_first_pass_from: int = _ENGINE.dense_first_pass_from
-    dense_first_pass_dims: int = _ENGINE.dense_first_pass_dims
-    top_k: int = _ENGINE.top_k
-    max_quotes: int = _ENGINE.max_quotes
-    quote_share: float = _ENGINE.quote_share
-    quote_context: bool = _ENGINE.quote_context
-    abstain_threshold: float = _ENGINE.abstain_threshold
-    recency_half_life_days: float = _ENGINE.recency_half_life_days
-    max_file_bytes: int = _ENGINE.max_file_bytes
-    # Where the search index lives (see README, "Scaling out with Milvus").
+
+class EngineSettings(_Group):
+    """What an operator turns on the engine; the rest of ``EngineConfig`` is measured."""
+
+    model: str | None = Field(
+        _ENGINE.model,
+        description=(
+            "Sentence-transformers model directory or name; unset: the bundled all-MiniLM-L6-v2."
+        ),
+    )
     backend: str = Field(
         "local", description="Search index: local (files beside the database) or milvus."
     )
-    milvus_uri: str | None = Field(
-        None, description="Milvus server for NEWSBOT_BACKEND=milvus, e.g. http://milvus:19530."
+    max_quotes: int = Field(
+        _ENGINE.max_quotes, description="At most this many quotes in one answer."
     )
-    milvus_token: SecretStr | None = Field(
+    quote_context: bool = Field(
+        _ENGINE.quote_context,
+        description=(
+            "Quote the answering sentence with one sentence either side (within 100 words); "
+            "false quotes the sentence alone."
+        ),
+    )
+    recency_half_life_days: float = Field(
+        _ENGINE.recency_half_life_days,
+        description="Prefer newer articles with this half-life in days; 0 disables.",
+    )
+    max_file_bytes: int = Field(
+        _ENGINE.max_file_bytes, description="Files larger than this are skipped at ingest."
+    )
+
+
+class MilvusSettings(_Group):
+    """The Milvus server of ``NEWSBOT_ENGINE_BACKEND=milvus`` (``EngineConfig.milvus_*``)."""
+
+    uri: str | None = Field(
+        _ENGINE.milvus_uri,
+        description="Milvus server for NEWSBOT_ENGINE_BACKEND=milvus, e.g. http://milvus:19530.",
+    )
+    token: SecretStr | None = Field(
         None, description="Milvus credentials (user:password or an API key); unset: none."
     )
-    milvus_database: str | None = Field(
-        None, description="Milvus database; unset: the server's default database."
+    database: str | None = Field(
+        _ENGINE.milvus_database,
+        description="Milvus database; unset: the server's default database.",
     )
-    milvus_collection: str = Field(
-        "newsbot_passages", description="Milvus collection holding this data directory's passages."
+    collection: str = Field(
+        _ENGINE.milvus_collection,
+        description="Milvus collection holding this data directory's passages.",
     )
 
-    # Discord
-    discord_token: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSBOT_DISCORD_TOKEN")
-    )
-    discord_token_file: Path | None = Field(
-        None, validation_alias=AliasChoices("DISCORD_TOKEN_FILE", "NEWSBOT_DISCORD_TOKEN_FILE")
-    )
-    dev_guild: int | None = None
-    discord_api_base: str | None = None
-    discord_gateway_url: str | None = None
-    workers: int = 2
-    cooldown_seconds: float = 5.0
-    memory_turns: int = 6
-    memory_ttl_seconds: float = 1800.0
-    recent_days: int = 30
-    # Questions waiting or running at once before the bot answers "busy, ask again shortly".
-    queue_limit: int = 100
-    # Privileged intent (enable it in the developer portal too): read plain messages in
-    # threads the bot talks in. Off: mentions, replies that ping, DMs and slash commands only.
-    message_content_intent: bool = False
-    # SIGTERM/Ctrl-C: how long running answers may take to finish before they are cancelled.
-    shutdown_grace_seconds: float = 5.0
 
-    # Operations
-    health_port: int = 0  # 0: no health endpoint
-    health_host: str = "127.0.0.1"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+class FeedSettings(_Group):
+    """Feed polling and fetching; field names are ``FeedConfig``'s."""
 
-    # Feeds
-    poll_interval_seconds: float = 900.0
+    poll_interval_seconds: float = Field(
+        _FEEDS.poll_interval_seconds, description="Feeds are polled this often."
+    )
     # NoDecode: "127.0.0.1,localhost" is split by the validator below, not parsed as JSON.
-    allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    user_agent: str = "newsbot/0.1 (+https://github.com/newsbot; self-hosted news bot)"
-    fetch_timeout_seconds: float = 15.0
-    max_body_bytes: int = 5_000_000
-    posts_per_cycle: int = 5
-    fetch_per_host: int = 2  # concurrent requests to one host
-    feed_max_backoff_seconds: float = 6 * 3600.0  # a failing feed is retried at least this often
-    feed_concurrency: int = 4  # feeds polled at the same time
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        _FEEDS.allow_hosts,
+        description="Comma-separated hosts exempt from the private-address refusal of feeds.",
+    )
+    # Names the project, unlike FeedConfig's bare default, so a publisher can find who fetches.
+    user_agent: str = Field(
+        "newsbot/0.1 (+https://github.com/newsbot; self-hosted news bot)",
+        description="User-Agent of feed and page fetches.",
+    )
+    fetch_timeout_seconds: float = Field(
+        _FEEDS.fetch_timeout_seconds, description="Timeout of one feed or page fetch."
+    )
+    max_body_bytes: int = Field(
+        _FEEDS.max_body_bytes, description="Feed or page bodies larger than this are refused."
+    )
+    posts_per_cycle: int = Field(
+        _FEEDS.posts_per_cycle,
+        description="At most this many new articles posted per feed and poll.",
+    )
 
     @field_validator("allow_hosts", mode="before")
     @classmethod
@@ -121,74 +139,187 @@ class Settings(BaseSettings):
             return [h.strip() for h in value.split(",") if h.strip()]
         return value
 
+
+class DiscordSettings(_Group):
+    """The Discord bot: token, where to sync commands, and how it shares its workers."""
+
+    token: SecretStr | None = Field(
+        None, description="The bot token from the Discord developer portal (Bot > Reset Token)."
+    )
+    token_file: Path | None = Field(
+        None, description="Or read the token from this file (a Docker/compose secret)."
+    )
+    dev_guild: int | None = Field(
+        None, description="Server (guild) id to sync slash commands to at once while developing."
+    )
+    api_base: str | None = Field(
+        None, description="Discord REST base URL override (tests); unset: discord.com."
+    )
+    gateway_url: str | None = Field(
+        None, description="Discord Gateway URL override (tests); unset: Discord's."
+    )
+    workers: int = Field(2, description="Threads answering questions at the same time.")
+    cooldown_seconds: float = Field(5.0, description="Per-user pause between questions.")
+    memory_turns: int = Field(
+        6, description="Earlier questions of a conversation used to understand a follow-up."
+    )
+    memory_ttl_seconds: float = Field(
+        1800.0, description="A conversation is forgotten after this much silence."
+    )
+    recent_days: int = Field(
+        30, description="Quotes from articles older than this many days carry their report date."
+    )
+    queue_limit: int = Field(
+        100, description="Questions queued or running at once before the bot answers 'busy'."
+    )
+    message_content_intent: bool = Field(
+        False,
+        description=(
+            "Read plain messages in the bot's threads (privileged intent: enable it in the "
+            "developer portal too); off: mentions, replies, DMs and slash commands only."
+        ),
+    )
+    shutdown_grace_seconds: float = Field(
+        5.0, description="On SIGTERM, running answers get this long to finish."
+    )
+
+
+class HealthSettings(_Group):
+    port: int = Field(0, description="Port of /healthz and /metrics; 0 turns them off.")
+    host: str = Field("127.0.0.1", description="Address /healthz and /metrics listen on.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,  # NEWSBOT_DISCORD_TOKEN_FILE is discord.token_file
+        env_file=None,
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        _ENGINE.data_dir,
+        description="Directory of the database, the index and the feed state.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR."
+    )
+    engine: EngineSettings = EngineSettings()
+    milvus: MilvusSettings = MilvusSettings()
+    feeds: FeedSettings = FeedSettings()
+    discord: DiscordSettings = DiscordSettings()
+    health: HealthSettings = HealthSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        bare = _BareNamesSource(settings_cls)
+        return init_settings, env_settings, bare, dotenv_settings, file_secret_settings
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     def engine_config(self) -> EngineConfig:
-        return EngineConfig(
-            data_dir=self.data_dir,
-            model=self.model,
-            passage_words=self.passage_words,
-            bm25_k1=self.bm25_k1,
-            bm25_b=self.bm25_b,
-            lexical_weight=self.lexical_weight,
-            dense_weight=self.dense_weight,
-            focus_weight=self.focus_weight,
-            sentence_weight=self.sentence_weight,
-            rerank_depth=self.rerank_depth,
-            part_slots=self.part_slots,
-            part_slot_share=self.part_slot_share,
-            article_temperature=self.article_temperature,
-            article_depth=self.article_depth,
-            clause_weight=self.clause_weight,
-            phrase_search=self.phrase_search,
-            window_search=self.window_search,
-            rrf_k=self.rrf_k,
-            dense_first_pass_from=self.dense_first_pass_from,
-            dense_first_pass_dims=self.dense_first_pass_dims,
-            top_k=self.top_k,
-            max_quotes=self.max_quotes,
-            quote_share=self.quote_share,
-            quote_context=self.quote_context,
-            abstain_threshold=self.abstain_threshold,
-            recency_half_life_days=self.recency_half_life_days,
-            max_file_bytes=self.max_file_bytes,
-            backend=self.backend,
-            milvus_uri=self.milvus_uri,
-            milvus_token=self.milvus_token.get_secret_value() if self.milvus_token else None,
-            milvus_database=self.milvus_database,
-            milvus_collection=self.milvus_collection,
-        )
+        milvus = {f"milvus_{name}": value for name, value in self.milvus}
+        milvus["milvus_token"] = _secret(self.milvus.token)
+        return EngineConfig(data_dir=self.data_dir, **dict(self.engine), **milvus)
+
+    def feed_config(self) -> FeedConfig:
+        return FeedConfig(**dict(self.feeds))
 
     def token(self) -> str:
         """The bot token from DISCORD_TOKEN, or the file DISCORD_TOKEN_FILE names."""
-        if self.discord_token is not None and self.discord_token.get_secret_value().strip():
-            return self.discord_token.get_secret_value().strip()
-        if self.discord_token_file is not None:
+        if token := (_secret(self.discord.token) or "").strip():
+            return token
+        path = self.discord.token_file
+        if path is not None:
             try:
-                token = self.discord_token_file.read_text().strip()
+                token = path.read_text().strip()
             except OSError as exc:
                 raise NewsbotError(
-                    f"DISCORD_TOKEN_FILE {self.discord_token_file}: cannot read ({exc.strerror})"
+                    f"DISCORD_TOKEN_FILE {path}: cannot read ({exc.strerror})"
                 ) from exc
             if token:
                 return token
-            raise NewsbotError(f"DISCORD_TOKEN_FILE {self.discord_token_file}: the file is empty")
+            raise NewsbotError(f"DISCORD_TOKEN_FILE {path}: the file is empty")
         raise NewsbotError("no bot token: set DISCORD_TOKEN or DISCORD_TOKEN_FILE")
 
-    def public_dict(self) -> dict[str, object]:
-        """Effective settings for display, with the token masked."""
-        out: dict[str, object] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if name in ("discord_token", "milvus_token"):
-                value = "****" if value is not None else None
-            elif isinstance(value, Path):
-                value = str(value)
-            out[name] = value
-        return out
+
+class _BareNamesSource(PydanticBaseSettingsSource):
+    """DISCORD_TOKEN and DISCORD_TOKEN_FILE, below the NEWSBOT_ names in priority."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ builds the whole dict
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for (group, name), env in BARE_NAMES.items():
+            if value := os.environ.get(env):
+                found.setdefault(group, {})[name] = value
+        return found
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting as an operator sees it: its variable, default and description."""
+
+    path: tuple[str, ...]  # ("discord", "workers")
+    env: str  # NEWSBOT_DISCORD_WORKERS
+    field: FieldInfo
+
+    @property
+    def description(self) -> str:
+        return self.field.description or ""
+
+    @property
+    def secret(self) -> bool:
+        return "SecretStr" in repr(self.field.annotation)
+
+    def default(self) -> object:
+        return self.field.get_default(call_default_factory=True)
+
+    def value_in(self, settings: Settings) -> object:
+        value: Any = settings
+        for part in self.path:
+            value = getattr(value, part)
+        return value
+
+
+def env_name(path: tuple[str, ...]) -> str:
+    return BARE_NAMES.get(path) or PREFIX + "_".join(path).upper()  # type: ignore[arg-type]
+
+
+def all_settings() -> Iterator[Setting]:
+    """Every setting in declaration order, groups flattened."""
+    for name, field in Settings.model_fields.items():
+        group = field.annotation
+        if isinstance(group, type) and issubclass(group, _Group):
+            for sub, subfield in group.model_fields.items():
+                yield Setting((name, sub), env_name((name, sub)), subfield)
+        else:
+            yield Setting((name,), env_name((name,)), field)
 
 
 def settings_problems(exc: ValidationError) -> str:
     """One line naming each bad variable and what is wrong, never its value: the value
     could be a token."""
-    return "; ".join(
-        f"NEWSBOT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-    )
+    known = {s.path: s.env for s in all_settings()}
+    problems = []
+    for error in exc.errors():
+        loc = tuple(str(p) for p in error["loc"])
+        name = known.get(loc[:2]) or known.get(loc[:1]) or PREFIX + "_".join(loc).upper()
+        problems.append(f"{name}: {error['msg']}")
+    return "; ".join(problems)

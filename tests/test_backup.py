@@ -255,11 +255,11 @@ def test_config_never_prints_the_token_nor_logs_it(via, tmp_path):
         [str(newsbot), "config"], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert "log_level = 'DEBUG'" in done.stdout  # the run did log at DEBUG
+    assert "NEWSBOT_LOG_LEVEL=DEBUG" in done.stdout.splitlines()  # the run did log at DEBUG
     if via == "DISCORD_TOKEN":
-        assert "discord_token = '****'" in done.stdout
+        assert "DISCORD_TOKEN=****" in done.stdout.splitlines()
     else:
-        assert f"discord_token_file = '{tmp_path / 'token'}'" in done.stdout
+        assert f"DISCORD_TOKEN_FILE={tmp_path / 'token'}" in done.stdout.splitlines()
     for fragment in (SECRET, SECRET.split(".")[0], SECRET.split(".")[-1]):
         assert fragment not in done.stdout
         assert fragment not in done.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import bot.eval_cli
+import bot.cli.common
 from bot.cli import app
 from index.engine import Engine
 from index.errors import SourceError
@@ -307,7 +307,7 @@ QUESTIONS = [
 @pytest.fixture
 def eval_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder) -> tuple[Path, Path]:
     """A tiny corpus and question file; the CLI's engines share the session's encoder."""
-    monkeypatch.setattr(bot.eval_cli, "Engine", functools.partial(Engine, encoder=encoder))
+    monkeypatch.setattr(bot.cli.common, "new_engine", functools.partial(Engine, encoder=encoder))
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES), encoding="utf-8")
     questions = tmp_path / "questions.jsonl"

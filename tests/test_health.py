@@ -120,11 +120,11 @@ def test_metrics_instances_do_not_share_a_registry():
 
 async def test_off_by_default_and_bound_to_loopback_unless_configured():
     settings = Settings()
-    assert (settings.health_port, settings.health_host) == (0, "127.0.0.1")
+    assert (settings.health.port, settings.health.host) == (0, "127.0.0.1")
     assert await maybe_start_health_server(settings, HealthState(), Metrics()) is None
 
     runner = await maybe_start_health_server(
-        Settings(health_port=_free_port()), HealthState(), Metrics()
+        Settings(health={"port": _free_port()}), HealthState(), Metrics()
     )
     assert runner is not None
     try:

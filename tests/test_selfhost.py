@@ -27,8 +27,7 @@ import typer.main
 import yaml
 
 from bot.cli import app
-from bot.env_example import IMAGE_ENV, TOKEN_FIELDS, env_name, render
-from bot.settings import Settings
+from bot.settings_files import IMAGE_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
@@ -140,8 +139,8 @@ def test_dockerfile_is_a_multi_stage_cpu_build_with_the_pinned_torch(dockerfile)
 def test_dockerfile_runs_newsbot_serve_as_a_non_root_user_on_the_data_volume(dockerfile):
     final = final_stage(dockerfile)
     env = env_of(final)
-    for field, value in IMAGE_ENV.items():
-        assert env[env_name(field)] == value
+    for name, value in IMAGE_ENV.items():
+        assert env[name] == value
     assert env["HF_HUB_OFFLINE"] == "1"  # never a hub download at run time
     users = [i for i in final if i.keyword == "USER"]
     assert users and users[-1].args.split(":")[0] not in ("root", "0")
@@ -247,7 +246,7 @@ def test_dockerignore_lets_in_what_the_dockerfile_copies(dockerfile):
     for source in sources:
         assert (REPO / source).exists(), source
         assert not dockerignored(source.rstrip("/")), source
-    for kept in ("bot/cli.py", "bot/samples/x.txt", "index/engine.py", "index/feeds/x.py"):
+    for kept in ("bot/cli/__init__.py", "bot/samples/x.txt", "index/engine.py", "index/feeds/x.py"):
         assert not dockerignored(kept), kept
 
 
@@ -280,42 +279,6 @@ def test_compose_runs_the_image_with_env_file_volume_restart_and_healthcheck(doc
     assert service["ports"] == [f"127.0.0.1:8080:{final_env['NEWSBOT_HEALTH_PORT']}"]
     assert "environment" not in service or "NEWSBOT_DATA_DIR" not in service["environment"]
     assert "milvus" in (REPO / "docker-compose.yml").read_text()  # the profile hook
-
-
-# -- .env.example ----------------------------------------------------------------------------
-
-
-def test_env_example_is_generated_from_settings():
-    assert (REPO / ".env.example").read_text() == render(), (
-        "regenerate: python -m bot.env_example > .env.example"
-    )
-
-
-def test_env_example_names_every_setting_and_sets_only_the_token():
-    text = (REPO / ".env.example").read_text()
-    for name in Settings.model_fields:
-        assert re.search(rf"^(# )?{env_name(name)}=", text, re.M), name
-    active = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    assert active == ["DISCORD_TOKEN="]
-
-
-def test_env_example_defaults_are_the_settings_defaults(monkeypatch):
-    text = (REPO / ".env.example").read_text()
-    shown = dict(re.findall(r"^# (NEWSBOT_\w+|DISCORD_\w+)=(.*)$", text, re.M))
-    for key in list(os.environ):
-        if key.startswith(("NEWSBOT_", "DISCORD_")):
-            monkeypatch.delenv(key)
-    image_names = {env_name(f) for f in IMAGE_ENV}
-    token_names = set(TOKEN_FIELDS.values())
-    for key, value in shown.items():
-        if value and key not in image_names | token_names:
-            monkeypatch.setenv(key, value)
-    uncommented = Settings()
-    defaults = Settings.model_construct()
-    for name in Settings.model_fields:
-        if name in IMAGE_ENV or name in TOKEN_FIELDS:
-            continue
-        assert getattr(uncommented, name) == getattr(defaults, name), name
 
 
 # -- the image's install steps ---------------------------------------------------------------

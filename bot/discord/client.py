@@ -99,7 +99,7 @@ class NewsBot(commands.Bot):
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()
-        intents.message_content = settings.message_content_intent
+        intents.message_content = settings.discord.message_content_intent
         # The bot never joins voice: the "PyNaCl/davey is not installed" warnings are noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         options.setdefault("allowed_mentions", NO_MENTIONS)
@@ -116,10 +116,12 @@ class NewsBot(commands.Bot):
         self.metrics = metrics
         self.auto_sync = auto_sync
         self.gate = Gate()
-        self.pool = WorkerPool(settings.workers, settings.queue_limit)
-        self.io = WorkerPool(IO_WORKERS, settings.queue_limit)
-        self.memory = ConversationMemory(settings.memory_turns, settings.memory_ttl_seconds)
-        self.cooldown = UserCooldown(settings.cooldown_seconds)
+        self.pool = WorkerPool(settings.discord.workers, settings.discord.queue_limit)
+        self.io = WorkerPool(IO_WORKERS, settings.discord.queue_limit)
+        self.memory = ConversationMemory(
+            settings.discord.memory_turns, settings.discord.memory_ttl_seconds
+        )
+        self.cooldown = UserCooldown(settings.discord.cooldown_seconds)
         # Feeds need the engine (they ingest); a sync-only bot has none and polls nothing.
         self.feeds = LiveFeeds(self, settings, engine, metrics) if engine is not None else None
         self.browse = EngineBrowse(engine, io=self.io, pool=self.pool)
@@ -157,7 +159,7 @@ class NewsBot(commands.Bot):
                 cooldown=self.cooldown,
                 gate=self.gate,
                 shelf=self.shelf,
-                recent_days=self.settings.recent_days,
+                recent_days=self.settings.discord.recent_days,
             ),
             BrowseCog(self.browse, cooldown=self.cooldown, gate=self.gate),
             HealthCog(
@@ -193,7 +195,7 @@ class NewsBot(commands.Bot):
             self.tree,
             self.application_id,
             self.settings.data_dir,
-            dev_guild=self.settings.dev_guild,
+            dev_guild=self.settings.discord.dev_guild,
             force=force,
         )
 

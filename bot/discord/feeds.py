@@ -115,7 +115,9 @@ class LiveFeeds:
     @property
     def grace_seconds(self) -> float:
         """How long polls under way may finish on shutdown (one fetch at most)."""
-        return min(self.settings.shutdown_grace_seconds, self.settings.fetch_timeout_seconds)
+        return min(
+            self.settings.discord.shutdown_grace_seconds, self.settings.feeds.fetch_timeout_seconds
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -134,7 +136,9 @@ class LiveFeeds:
         )
         await self._thread.start()
         self._spawn(self.post_pending())
-        log.info("polling feeds (every %.0f s by default)", self.settings.poll_interval_seconds)
+        log.info(
+            "polling feeds (every %.0f s by default)", self.settings.feeds.poll_interval_seconds
+        )
 
     def request_stop(self) -> None:
         """Stop polling and posting (returns at once; ``stop`` waits)."""
@@ -190,7 +194,7 @@ class LiveFeeds:
         feed = self.registry.add_feed(url, name=name, guild_id=guild_id, guild_limit=guild_limit)
         # The first poll is ours (poll_now); the background loop must not start one too.
         # Both would only baseline, but the page fetches and the ingest would be done twice.
-        interval = feed.interval or self.settings.poll_interval_seconds
+        interval = feed.interval or self.settings.feeds.poll_interval_seconds
         self.registry.set_next_poll(feed.id, time.time() + interval)
         return self.registry.feed(feed.id) or feed
 
@@ -304,7 +308,7 @@ class LiveFeeds:
         A channel may hold an every-feed subscription and a one-feed one (say, with keywords):
         both select the same new headline, which must still appear there only once.
         """
-        batches = self.registry.pending_posts(sub, per_feed=self.settings.posts_per_cycle)
+        batches = self.registry.pending_posts(sub, per_feed=self.settings.feeds.posts_per_cycle)
         others = [
             s
             for s in self.registry.subscriptions(guild_id=sub.guild_id, channel_id=sub.channel_id)

@@ -70,12 +70,16 @@ def sync_commands_command(ctx: typer.Context) -> None:
     token = settings.token()
     install_token_redaction(token)
     asyncio.run(sync_only(settings, token))
-    scope = f"guild {settings.dev_guild}" if settings.dev_guild else "all guilds (global)"
+    scope = (
+        f"guild {settings.discord.dev_guild}"
+        if settings.discord.dev_guild
+        else "all guilds (global)"
+    )
     typer.echo(f"slash commands synced to {scope}")
 
 
 async def sync_only(settings: Settings, token: str) -> None:
-    with endpoint_overrides(settings.discord_api_base, settings.discord_gateway_url):
+    with endpoint_overrides(settings.discord.api_base, settings.discord.gateway_url):
         bot = NewsBot(settings, None, auto_sync=False)
         try:
             await _login(bot, token)
@@ -112,7 +116,7 @@ async def serve(settings: Settings, token: str, *, engine: Engine | None = None)
     health, metrics, start_health = _health()
     runner = None
     own_engine = engine is None
-    with endpoint_overrides(settings.discord_api_base, settings.discord_gateway_url):
+    with endpoint_overrides(settings.discord.api_base, settings.discord.gateway_url):
         if start_health is not None:
             runner = await start_health(settings, health, metrics)
         if engine is None:
@@ -132,7 +136,9 @@ async def serve(settings: Settings, token: str, *, engine: Engine | None = None)
             threading.Thread(
                 target=_warm_up, args=(engine,), name="newsbot-warmup", daemon=True
             ).start()
-            return await _run_until_stopped(bot, token, stop, settings.shutdown_grace_seconds)
+            return await _run_until_stopped(
+                bot, token, stop, settings.discord.shutdown_grace_seconds
+            )
         finally:
             if bot is not None and not bot.is_closed():
                 await bot.close()

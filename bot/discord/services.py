@@ -133,7 +133,7 @@ class LiveFeedsService:
 
     @property
     def posts_per_cycle(self) -> int:
-        return self._settings.posts_per_cycle
+        return self._settings.feeds.posts_per_cycle
 
     async def guild_feeds(self, guild_id: int) -> list[Feed]:
         """The server's own feeds and the global ones."""
@@ -141,7 +141,7 @@ class LiveFeedsService:
 
     async def refused_url(self, url: str) -> str | None:
         return await refused_feed_url(
-            url, self._settings.allow_hosts, self._settings.fetch_timeout_seconds
+            url, self._settings.feeds.allow_hosts, self._settings.feeds.fetch_timeout_seconds
         )
 
     async def add_feed(

@@ -2,7 +2,7 @@
 
 The gateway heartbeat runs on the event loop; one question costs tens to hundreds of
 milliseconds of CPU. Every engine call therefore runs in a ``ThreadPoolExecutor`` of
-``settings.workers`` threads. A semaphore in front of it makes a burst *queue as coroutines*
+``settings.discord.workers`` threads. A semaphore in front of it makes a burst *queue as coroutines*
 (cheap, cancellable, counted) rather than as executor work items, which lets the pool refuse
 work beyond ``queue_limit`` (``Busy``) and refuse new work when shutting down
 (``ShuttingDown``) while the questions already running finish.

@@ -1,4 +1,4 @@
-"""Backends behind the engine's storage/retrieval seam; ``NEWSBOT_BACKEND`` picks one."""
+"""Backends behind the engine's storage/retrieval seam; ``NEWSBOT_ENGINE_BACKEND`` picks one."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def open_backend(config: EngineConfig) -> Backend:
 
         return MilvusBackend(config)
     raise NewsbotError(
-        f"unknown backend {config.backend!r} (NEWSBOT_BACKEND): use 'local' or 'milvus'"
+        f"unknown backend {config.backend!r} (NEWSBOT_ENGINE_BACKEND): use 'local' or 'milvus'"
     )
 
 

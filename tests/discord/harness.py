@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.discord.client import NewsBot
-from bot.settings import Settings
+from bot.settings import Settings, all_settings
 from index.engine import Engine
 from index.model import Article
 from tests.support.fake_discord import FakeDiscord, RecordedRequest, running_client
@@ -26,9 +26,12 @@ ANSWER_TIMEOUT = 30.0  # CI machines are shared; an answer normally takes well u
 
 
 def bot_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for a test: no cooldown unless asked, nothing read from a token file."""
+    """Settings for a test: no cooldown unless asked, nothing read from a token file.
+
+    Each override is named by the end of its variable, which must name one setting:
+    ``workers`` is NEWSBOT_DISCORD_WORKERS, ``health_port`` NEWSBOT_HEALTH_PORT.
+    """
     values: dict[str, Any] = {
-        "data_dir": data_dir,
         "cooldown_seconds": 0.0,
         "workers": 2,
         "discord_token": "fake-token",
@@ -39,7 +42,13 @@ def bot_settings(data_dir: Path, **overrides: Any) -> Settings:
         "health_port": 0,
     }
     values.update(overrides)
-    return Settings(**values)
+    nested: dict[str, Any] = {"data_dir": data_dir}
+    for key, value in values.items():
+        name = key.upper()
+        (setting,) = [s for s in all_settings() if s.env == name or s.env.endswith("_" + name)]
+        group, field = setting.path
+        nested.setdefault(group, {})[field] = value
+    return Settings(**nested)
 
 
 def tiny_articles(

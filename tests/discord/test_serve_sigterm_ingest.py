@@ -111,9 +111,9 @@ async def test_sigterm_mid_feed_ingest_exits_0_fast_and_store_reopens_consistent
             fake,
             TOKEN,
             data,
-            NEWSBOT_ALLOW_HOSTS="127.0.0.1",
-            NEWSBOT_POLL_INTERVAL_SECONDS="3600",
-            NEWSBOT_FETCH_TIMEOUT_SECONDS="10",
+            NEWSBOT_FEEDS_ALLOW_HOSTS="127.0.0.1",
+            NEWSBOT_FEEDS_POLL_INTERVAL_SECONDS="3600",
+            NEWSBOT_FEEDS_FETCH_TIMEOUT_SECONDS="10",
             NEWSBOT_LOG_LEVEL="INFO",
         )
         log_path = tmp_path / "serve.log"

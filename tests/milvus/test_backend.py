@@ -173,7 +173,11 @@ def run_cli(args: list[str], config: dict[str, object]):
 
     from bot.cli import app
 
-    env = {f"NEWSBOT_{k.upper()}": str(v) for k, v in config.items()}
+    # EngineConfig's milvus_uri is NEWSBOT_MILVUS_URI; its other fields NEWSBOT_ENGINE_*.
+    env = {
+        f"NEWSBOT_{'' if k.startswith('milvus_') else 'ENGINE_'}{k.upper()}": str(v)
+        for k, v in config.items()
+    }
     return CliRunner().invoke(app, args, env=env)
 
 
@@ -188,7 +192,7 @@ def test_migrate_copies_a_local_index_and_resumes(
     done = run_cli(["--data-dir", str(data), "migrate", "--to", "milvus"], config)
     assert done.exit_code == 0, done.output
     assert f"{n} of {n} passages indexed ({n} copied" in done.output
-    assert "NEWSBOT_BACKEND=milvus" in done.output
+    assert "NEWSBOT_ENGINE_BACKEND=milvus" in done.output
     again = run_cli(["--data-dir", str(data), "migrate", "--to", "milvus"], config)
     assert "(0 copied, 0 removed)" in again.output, again.output
     served = engine_factory(data, **config)
@@ -201,7 +205,7 @@ def test_an_unreachable_server_is_one_clear_line(tmp_path, engine_factory, monke
     with pytest.raises(BackendUnavailable, match=f"cannot reach Milvus at {uri}"):
         engine_factory(tmp_path / "x", backend="milvus", milvus_uri=uri)
     # The command line as a user runs it: bot.cli.main, its exit code and its stderr.
-    monkeypatch.setenv("NEWSBOT_BACKEND", "milvus")
+    monkeypatch.setenv("NEWSBOT_ENGINE_BACKEND", "milvus")
     monkeypatch.setenv("NEWSBOT_MILVUS_URI", uri)
     monkeypatch.setattr("sys.argv", ["newsbot", "--data-dir", str(tmp_path / "y"), "ask", "hi"])
     with pytest.raises(SystemExit) as exit_info:

@@ -758,7 +758,7 @@ async def test_sigterm_stops_polling_cleanly_even_mid_poll(
         stopping_at = time.monotonic()
         code = await asyncio.wait_for(server, 15)
     assert code == 0
-    assert time.monotonic() - stopping_at < feed_settings.shutdown_grace_seconds + 4
+    assert time.monotonic() - stopping_at < feed_settings.discord.shutdown_grace_seconds + 4
     assert not [t for t in threading.enumerate() if t.name == "newsbot-feeds"]
     assert not fake.connected
 

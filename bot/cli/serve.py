@@ -1,4 +1,4 @@
-"""Registers ``newsbot serve`` and ``newsbot sync-commands`` on the CLI.
+"""``newsbot serve`` and ``newsbot sync-commands``: the Discord front end.
 
 The command bodies live in ``serve`` and are imported only when run, so ``newsbot ask`` and
 friends never pay for importing discord.py.

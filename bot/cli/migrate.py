@@ -3,25 +3,27 @@
 The database is the truth, so migrating is a sync into an empty (or partly filled) index:
 passages are copied in batches and each acknowledged batch is recorded, so an interrupted
 migration carries on where it stopped when run again. Serving switches over only when
-``NEWSBOT_BACKEND`` says so; until then the bot keeps using the local index.
+``NEWSBOT_ENGINE_BACKEND`` says so; until then the bot keeps using the local index.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from bot.settings import Settings
-from index.backends.local import LocalBackend
+from bot.cli.common import settings_of
 from index.errors import NewsbotError
-from index.store import Store
 
 out = Console(highlight=False, soft_wrap=True, markup=False)  # paths and names are not markup
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+if TYPE_CHECKING:
+    from index.config import EngineConfig
+    from index.store import Store
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -36,9 +38,11 @@ def migrate_command(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Passages per upsert")] = 500,
 ) -> None:
     """Build the index of another backend from the database (resumable: run it again after
-    an interruption). Then set NEWSBOT_BACKEND to serve from it."""
-    settings: Settings = ctx.obj
-    config = replace(settings.engine_config(), backend=to)
+    an interruption). Then set NEWSBOT_ENGINE_BACKEND to serve from it."""
+    from index.backends.local import LocalBackend
+    from index.store import Store
+
+    config = replace(settings_of(ctx).engine_config(), backend=to)
     if not config.db_path.exists():
         raise NewsbotError(f"no database at {config.db_path}: nothing to migrate")
     store = Store(config.db_path)
@@ -54,7 +58,7 @@ def migrate_command(
         store.close()
 
 
-def _to_milvus(config, store: Store, *, recreate: bool, batch: int) -> None:
+def _to_milvus(config: EngineConfig, store: Store, *, recreate: bool, batch: int) -> None:
     from index.backends.milvus import MilvusBackend
     from index.backends.milvus_sync import SyncProgress, describe_progress
 
@@ -82,7 +86,9 @@ def _to_milvus(config, store: Store, *, recreate: bool, batch: int) -> None:
         f"{progress.deleted} removed) in {time.monotonic() - started:.1f} s"
     )
     if count == passages:
-        out.print("Serve from it with NEWSBOT_BACKEND=milvus (and the same NEWSBOT_MILVUS_URI).")
+        out.print(
+            "Serve from it with NEWSBOT_ENGINE_BACKEND=milvus (and the same NEWSBOT_MILVUS_URI)."
+        )
 
 
 def register(app: typer.Typer) -> None:

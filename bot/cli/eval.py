@@ -1,7 +1,7 @@
 """``newsbot eval``: measure retrieval, quoting and abstention on a question set.
 
-Registered on the main app in ``bot.cli``; it imports nothing from there (so importing
-either module first works) and reads the settings the app callback put on the context.
+The harness itself is ``index.evaluate``; this module runs it over an engine and writes the
+reports.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated, Any, cast
+from typing import IO, TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich import box
@@ -30,28 +30,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
+import bot.cli.common as common
+from bot.cli.common import err, out, settings_of
+from bot.cli.common import fail as _fail
 from bot.settings import Settings
 from index.config import EngineConfig
-from index.engine import Engine
 from index.errors import NewsbotError
-from index.evaluate import (
-    RETRIEVERS,
-    EvalQuestion,
-    EvalReport,
-    QuestionResult,
-    load_questions,
-    run_eval,
-)
 from index.model import Answer, SkippedItem
-from index.retrieve import RetrieverKind
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", markup=True)
-    return typer.Exit(1)
+if TYPE_CHECKING:
+    from index.engine import Engine
+    from index.evaluate import EvalQuestion, EvalReport, QuestionResult
+    from index.retrieve import RetrieverKind
 
 
 def _progress() -> Progress:
@@ -75,13 +65,15 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def parse_retrievers(value: str) -> list[RetrieverKind]:
     """``bm25,dense`` -> ["bm25", "dense"], in the given order, without repeats."""
+    from index.evaluate import RETRIEVERS
+
     names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
     unknown = [n for n in names if n not in RETRIEVERS]
     if unknown or not names:
         raise _fail(
             f"--retrievers {value!r}: choose from {', '.join(RETRIEVERS)} (comma-separated)"
         )
-    return cast(list[RetrieverKind], names)
+    return cast("list[RetrieverKind]", names)
 
 
 @contextmanager
@@ -95,7 +87,7 @@ def _eval_engine(settings: Settings, corpus: Path | None, meta: dict[str, Any]) 
                 raise _fail(f"--corpus {corpus}: no such file")
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbot-eval-"))
             config = dataclasses.replace(config, data_dir=Path(tmp))
-        engine = stack.enter_context(Engine(config))
+        engine = stack.enter_context(common.new_engine(config))
         meta["data_dir"] = str(config.data_dir) + (" (temporary)" if corpus else "")
         if corpus is not None:
             _ingest(engine, corpus, meta)
@@ -159,6 +151,8 @@ def _answer(
             progress.update(task, advance=1, description=f"answering ({result.retriever})")
             _log_progress("answered", int(progress.tasks[0].completed), progress.tasks[0].total)
 
+        from index.evaluate import run_eval
+
         return run_eval(engine, questions, retrievers, progress=on_answer)
 
 
@@ -211,15 +205,17 @@ def eval_command(
         Path | None, typer.Option(help="Write every answer as JSON (one per line) to this file")
     ] = None,
     retrievers: Annotated[
-        str, typer.Option(help="Comma-separated retrievers to compare")
-    ] = ",".join(RETRIEVERS),
+        str | None,
+        typer.Option(help="Comma-separated retrievers to compare (default: bm25,dense,hybrid)"),
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions")] = None,
 ) -> None:
     """Score retrieval (Hits@k, MRR, evidence recall), quotes and abstention on a question set."""
-    from bot.eval_report import markdown_report, plot_hits_at_k  # matplotlib: only when used
+    from bot.cli.eval_report import markdown_report, plot_hits_at_k  # matplotlib: only when used
+    from index.evaluate import RETRIEVERS, load_questions
 
-    settings: Settings = ctx.obj
-    kinds = parse_retrievers(retrievers)
+    settings = settings_of(ctx)
+    kinds = parse_retrievers(retrievers or ",".join(RETRIEVERS))
     try:
         questions, skipped = load_questions(questions_file)
     except NewsbotError as exc:
@@ -279,3 +275,7 @@ def eval_command(
     plot_hits_at_k(summary, out_dir / "hits_at_k.png")
     _print_summary(summary)
     out.print(f"report: {out_dir / 'report.md'}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bot.cli
+import bot.cli.common
 from index.engine import Engine
 
 SEED_TITLE = "Japan, South Korea to Link Radar Systems to Track North Korea Missiles: Source"
@@ -38,7 +39,7 @@ def patched(encoder):
         for name in list(os.environ):
             if name.startswith("NEWSBOT_") or name in ("DISCORD_TOKEN", "DISCORD_TOKEN_FILE"):
                 mp.delenv(name)
-        mp.setattr(bot.cli, "Engine", functools.partial(Engine, encoder=encoder))
+        mp.setattr(bot.cli.common, "new_engine", functools.partial(Engine, encoder=encoder))
         yield
 
 
@@ -171,7 +172,7 @@ def test_a_bad_setting_is_one_line_naming_it_and_never_its_value(
     patched, tmp_path, monkeypatch, capsys
 ):
     secret = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.s3cr3t-in-a-bad-setting"
-    monkeypatch.setenv("NEWSBOT_WORKERS", secret)  # a token pasted into the wrong variable
+    monkeypatch.setenv("NEWSBOT_DISCORD_WORKERS", secret)  # a token pasted into the wrong variable
     monkeypatch.setenv("NEWSBOT_LOG_LEVEL", "chatty")
     monkeypatch.setattr("sys.argv", ["newsbot", "--data-dir", str(tmp_path), "stats"])
     with pytest.raises(SystemExit) as exit_info:
@@ -180,7 +181,7 @@ def test_a_bad_setting_is_one_line_naming_it_and_never_its_value(
     captured = capsys.readouterr()
     [line] = captured.err.strip().splitlines()
     assert line.startswith("error: invalid settings: ")
-    assert "NEWSBOT_WORKERS: " in line and "NEWSBOT_LOG_LEVEL: " in line
+    assert "NEWSBOT_DISCORD_WORKERS: " in line and "NEWSBOT_LOG_LEVEL: " in line
     assert secret not in captured.err + captured.out and "s3cr3t" not in line
 
 

@@ -19,7 +19,7 @@ from index.errors import NewsbotError
 from tests.support.http_server import LocalServer, Route
 from tests.test_feeds_poller import Entry, page_html, rss
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -32,8 +32,8 @@ def server() -> Iterator[LocalServer]:
 def env(tmp_path: Path) -> dict[str, str]:
     return {
         "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-        "NEWSBOT_ALLOW_HOSTS": "127.0.0.1",
-        "NEWSBOT_FETCH_TIMEOUT_SECONDS": "1",
+        "NEWSBOT_FEEDS_ALLOW_HOSTS": "127.0.0.1",
+        "NEWSBOT_FEEDS_FETCH_TIMEOUT_SECONDS": "1",
         "NEWSBOT_LOG_LEVEL": "ERROR",
     }
 
@@ -142,7 +142,7 @@ def test_feed_commands_turn_odd_input_into_one_line_errors(env, tmp_path):
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
     listed = run({**env, "NEWSBOT_DATA_DIR": str(not_a_dir)}, "feeds", "list")
-    # bot.cli.main prints a NewsbotError as one "error:" line and exits 1 (tested in test_cli).
+    # bot.cli.main prints a NewsbotError as one "error:" line and exits 1 (tested in tests/cli/test_cli.py).
     assert isinstance(listed.exception, NewsbotError), listed.exception
     assert str(listed.exception).startswith("cannot open the feed tables in ")
     assert "\n" not in str(listed.exception)

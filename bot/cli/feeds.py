@@ -1,36 +1,26 @@
-"""``newsbot feeds add|list|remove``, ``newsbot watch``, and URL arguments of ``newsbot ingest``.
-
-Registered on the main app by ``bot.cli`` through ``register``; it imports nothing from there
-(so either module can be imported first) and reads the settings the app callback put on the
-context.
-"""
+"""``newsbot feeds add|list|remove`` and ``newsbot watch``: feeds polled without Discord."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import signal
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from bot.feeds_setup import feed_config, make_poller, open_registry
+import bot.cli.common as common
+from bot.cli.common import err, fail, out, settings_of
+from bot.feeds_setup import make_poller, open_registry
 from bot.settings import Settings
-from index.engine import Engine
-from index.feeds.articles import url_articles
-from index.feeds.fetch import SafeFetcher
-from index.feeds.poller import PollResult
-from index.feeds.registry import Feed, Registry, RegistryError
-from index.feeds.urls import is_http_url, url_problem
-from index.model import Article, SkippedItem
-from index.sources import read_sources
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from index.engine import Engine
+    from index.feeds.poller import PollResult
+    from index.feeds.registry import Feed, Registry
+
 # A week: an infinite (or astronomic) interval made every schedule computation overflow.
 MAX_INTERVAL_SECONDS = 7 * 86400
 
@@ -38,17 +28,6 @@ feeds_app = typer.Typer(
     help="RSS/Atom feeds that `newsbot watch` (and the Discord bot) poll and index.",
     no_args_is_help=True,
 )
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    # ctx.obj is set by the main app's callback; ``feeds`` subcommands see it via the parent.
-    obj = ctx.obj if ctx.obj is not None else ctx.find_root().obj
-    return obj if isinstance(obj, Settings) else Settings()
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", markup=True)
-    return typer.Exit(1)
 
 
 # -- feeds add / list / remove ---------------------------------------------------------------
@@ -64,21 +43,24 @@ def add_command(
         typer.Option(
             min=30,
             max=MAX_INTERVAL_SECONDS,
-            help="Seconds between polls, at most a week (default: NEWSBOT_POLL_INTERVAL_SECONDS)",
+            help="Seconds between polls, at most a week (default: NEWSBOT_FEEDS_POLL_INTERVAL_SECONDS)",
         ),
     ] = None,
 ) -> None:
     """Add a feed to poll. Its first poll indexes what is there without announcing it."""
+    from index.feeds.registry import RegistryError
+    from index.feeds.urls import is_http_url, url_problem
+
     url = url.strip()
     if not is_http_url(url):
-        raise _fail(f"{url}: not an http(s) URL")
+        raise fail(f"{url}: not an http(s) URL")
     if problem := url_problem(url):  # no poll could fetch it
-        raise _fail(f"{url}: {problem}")
-    with open_registry(_settings(ctx)) as registry:
+        raise fail(f"{url}: {problem}")
+    with open_registry(settings_of(ctx)) as registry:
         try:
             feed = registry.add_feed(url, name=name, interval=interval)
         except RegistryError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     out.print(f"added feed {feed.id}: {feed.label} (polled by `newsbot watch`)", markup=False)
 
 
@@ -88,7 +70,7 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per feed")] = False,
 ) -> None:
     """Every feed with its schedule, last success and last error (failing feeds back off)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     with open_registry(settings) as registry:
         feeds = registry.feeds()
         counts = {f.id: registry.item_count(f.id) for f in feeds}
@@ -107,7 +89,7 @@ def list_command(
 def _feed_block(feed: Feed, items: int, settings: Settings, now: datetime) -> str:
     """A few lines per feed rather than a table: URLs and errors stay whole at any width."""
     scope = "global" if feed.guild_id is None else f"guild {feed.guild_id}"
-    every = _duration(feed.interval or settings.poll_interval_seconds)
+    every = _duration(feed.interval or settings.feeds.poll_interval_seconds)
     head = f"[bold]#{feed.id}[/] {escape(feed.name or '')}".rstrip()
     lines = [f"{head}  ({scope}, every {every}, {items} items seen)", f"    {escape(feed.url)}"]
     last_ok = feed.last_ok.isoformat(timespec="seconds") if feed.last_ok else "never"
@@ -133,7 +115,7 @@ def _feed_json(feed: Feed, items: int, settings: Settings) -> dict[str, object]:
         "url": feed.url,
         "name": feed.name,
         "guild_id": feed.guild_id,
-        "interval_seconds": feed.interval or settings.poll_interval_seconds,
+        "interval_seconds": feed.interval or settings.feeds.poll_interval_seconds,
         "items": items,
         "last_polled": iso(feed.last_polled),
         "last_ok": iso(feed.last_ok),
@@ -166,10 +148,10 @@ def remove_command(
     target: Annotated[str, typer.Argument(help="The feed's id or URL (URL: global feeds only)")],
 ) -> None:
     """Stop polling a feed (its articles stay indexed)."""
-    with open_registry(_settings(ctx)) as registry:
+    with open_registry(settings_of(ctx)) as registry:
         feed = _find(registry, target.strip())
         if feed is None:
-            raise _fail(f"no feed {target!r} (see `newsbot feeds list`)")
+            raise fail(f"no feed {target!r} (see `newsbot feeds list`)")
         registry.remove_feed(feed.id)
     out.print(f"removed feed {feed.id}: {feed.label}", markup=False)
 
@@ -193,10 +175,10 @@ def watch_command(
 
     Ctrl-C or SIGTERM stops it cleanly (polls under way get a moment to finish).
     """
-    settings = _settings(ctx)
-    with Engine(settings.engine_config()) as engine, open_registry(settings) as registry:
+    settings = settings_of(ctx)
+    with common.new_engine(settings.engine_config()) as engine, open_registry(settings) as registry:
         if not registry.feeds():
-            raise _fail("no feeds to watch: add one with `newsbot feeds add URL`")
+            raise fail("no feeds to watch: add one with `newsbot feeds add URL`")
         failed = asyncio.run(_watch(settings, engine, registry, once))
     if once and failed:
         raise typer.Exit(1)
@@ -252,28 +234,3 @@ def _show(result: PollResult) -> None:
 def register(app: typer.Typer) -> None:
     app.add_typer(feeds_app, name="feeds")
     app.command("watch")(watch_command)
-
-
-# -- newsbot ingest URL ----------------------------------------------------------------------
-
-
-def ingest_items(
-    settings: Settings, targets: Iterable[str], *, source: str | None = None
-) -> Iterator[Article | SkippedItem]:
-    """What ``newsbot ingest`` reads: files, folders and globs as before, and each http(s)
-    URL as one article page or as a feed (all of its items), fetched with the same safety
-    limits as the poller."""
-    targets = list(targets)
-    urls = [t for t in targets if is_http_url(t)]
-    paths = [t for t in targets if not is_http_url(t)]
-    if paths:
-        yield from read_sources(paths, source=source, max_file_bytes=settings.max_file_bytes)
-    if urls:
-        yield from asyncio.run(_fetch_urls(settings, urls, source))
-
-
-async def _fetch_urls(
-    settings: Settings, urls: list[str], source: str | None
-) -> list[Article | SkippedItem]:
-    async with SafeFetcher(feed_config(settings)) as fetcher:
-        return await url_articles(fetcher, urls, source=source)

@@ -1,7 +1,6 @@
 """Operations commands: ``newsbot healthcheck``, ``newsbot backup``, ``newsbot restore``.
 
-Registered on the main app by ``bot.cli`` (``register(app)``); nothing here imports
-``bot.cli``, and each command reads the ``Settings`` the app callback put on the context.
+The work is done by ``bot.backup`` and ``bot.health``; these are their terminal faces.
 """
 
 from __future__ import annotations
@@ -12,9 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.backup import backup_data_dir, restore_data_dir
-from bot.health import probe, probe_host
-from bot.settings import Settings
+from bot.cli.common import settings_of
 
 out = Console(highlight=False, soft_wrap=True, markup=False)  # paths and names are not markup
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -29,14 +26,17 @@ def healthcheck_command(
     Asks http://127.0.0.1:NEWSBOT_HEALTH_PORT/healthz (or NEWSBOT_HEALTH_HOST when the server
     is bound to one address); the Docker image's HEALTHCHECK runs this.
     """
-    settings: Settings = ctx.obj
-    if not settings.health_port:
+    settings = settings_of(ctx)
+    from bot.health import probe, probe_host
+
+    health = settings.health
+    if not health.port:
         err.print("unhealthy: the health endpoint is off (set NEWSBOT_HEALTH_PORT)")
         raise typer.Exit(1)
-    host = probe_host(settings.health_host)
-    status, body = probe(host, settings.health_port, timeout)
+    host = probe_host(health.host)
+    status, body = probe(host, health.port, timeout)
     if status is None:
-        err.print(f"unhealthy: nothing answers on {host}:{settings.health_port} ({body})")
+        err.print(f"unhealthy: nothing answers on {host}:{health.port} ({body})")
         raise typer.Exit(1)
     print(body.strip())
     if status != 200:
@@ -52,7 +52,9 @@ def backup_command(
 
     The index is not copied: it is rebuilt from the database when a restored copy is opened.
     """
-    settings: Settings = ctx.obj
+    settings = settings_of(ctx)
+    from bot.backup import backup_data_dir
+
     info = backup_data_dir(settings.data_dir, path)
     out.print(
         f"backed up {info.articles} articles ({info.passages} passages, epoch {info.epoch}) "
@@ -69,7 +71,9 @@ def restore_command(
     The replaced database is kept in DATA_DIR/pre-restore-<time>/; the index is rebuilt on the
     next start.
     """
-    settings: Settings = ctx.obj
+    settings = settings_of(ctx)
+    from bot.backup import restore_data_dir
+
     info, moved = restore_data_dir(backup, settings.data_dir)
     out.print(
         f"restored {info.articles} articles (backup of {info.created_at}, epoch {info.epoch}) "
