@@ -49,7 +49,7 @@ def add_command(
     ] = None,
 ) -> None:
     """Add a feed to poll. Its first poll indexes what is there without announcing it."""
-    from index.feeds.registry import RegistryError
+    from index.feeds.errors import RegistryError
     from index.feeds.urls import is_http_url, url_problem
 
     url = url.strip()

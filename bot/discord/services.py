@@ -24,7 +24,7 @@ from bot.discord.feeds import LiveFeeds
 from bot.discord.render import article_pages
 from bot.discord.subscribers import channel_destination, guild_owner
 from bot.discord.workers import WorkerPool
-from bot.feeds_thread import PollerStopped
+from bot.errors import PollerStopped
 from bot.settings import Settings
 from index.engine import Engine, IndexStats
 from index.feeds.fetch import refused_feed_url

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.errors import NewsbotError
+from index.feeds.errors import LimitReached, RegistryError
 from index.feeds.urls import is_http_url
 from index.store import connect
 
@@ -115,18 +115,6 @@ CREATE TABLE IF NOT EXISTS feed_posted (
     PRIMARY KEY (subscription_id, article_id)
 );
 """
-
-
-class RegistryError(NewsbotError):
-    """A feed or subscription request that cannot be done (duplicate, unknown id, bad URL)."""
-
-
-class LimitReached(RegistryError):
-    """An owner already has as many feeds, or subscriptions, as it may (``count`` of them)."""
-
-    def __init__(self, message: str, count: int) -> None:
-        super().__init__(message)
-        self.count = count
 
 
 def _dt(value: float | None) -> datetime | None:

@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.checks import can_manage, server_manager
-from bot.discord.errors import UserFacingError
+from bot.discord.errors import FeedRefused
 from bot.discord.features.feeds.protocols import Feeds, SubscribeRequest
 from bot.discord.feed_render import feed_label, feeds_embed, poll_report, subscribed_text
 from bot.discord.interactions import Gate, defer, follow_up
@@ -32,7 +32,8 @@ from bot.discord.text import (
     fit_escaped,
     squash,
 )
-from index.feeds.registry import Feed, LimitReached, RegistryError, Subscription
+from index.feeds.errors import LimitReached, RegistryError
+from index.feeds.registry import Feed, Subscription
 from index.feeds.urls import is_http_url
 
 log = logging.getLogger("newsbot.discord.feeds")
@@ -44,10 +45,6 @@ MAX_SUBSCRIPTIONS_PER_GUILD = 50
 MAX_KEYWORDS = 10
 _CHANNEL_MENTION = re.compile(r"<#(\d+)>")
 NO_SUCH_FEED = "This server has no such feed (see `/feeds list`)."
-
-
-class FeedRefused(UserFacingError):
-    """A feed request that cannot be done as asked; the message says why."""
 
 
 def find_feed(feeds: list[Feed], value: str) -> Feed | None:
