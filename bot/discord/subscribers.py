@@ -27,6 +27,6 @@ def destination_channel(destination: str) -> int:
 
 
 def _snowflake(key: str, what: str) -> int:
-    if not key.isdigit():
+    if not (key.isascii() and key.isdigit()):
         raise ValueError(f"feed registry {what} {key!r} is not a Discord id")
     return int(key)

@@ -20,7 +20,7 @@ def test_ids_go_in_and_come_back_exactly():
     assert owner_guild(None) is None  # a global feed has no server
 
 
-@pytest.mark.parametrize("key", ["", "guild:1", "-1", " 1"])
+@pytest.mark.parametrize("key", ["", "guild:1", "-1", " 1", "\u00b2"])
 def test_a_key_that_is_no_discord_id_is_refused_by_name(key):
     with pytest.raises(ValueError, match="is not a Discord id"):
         destination_channel(key)
