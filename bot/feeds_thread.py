@@ -22,18 +22,14 @@ import logging
 import threading
 from collections.abc import Callable
 
+from bot.errors import PollerStopped
 from bot.feeds_setup import make_poller
 from bot.settings import Settings
 from index.engine import Engine
-from index.errors import NewsbotError
 from index.feeds.poller import FeedPoller, PollResult
 from index.feeds.registry import Feed, Registry
 
 log = logging.getLogger("newsbot.feeds")
-
-
-class PollerStopped(NewsbotError):
-    """The poller thread is stopping or gone; nothing more can be polled."""
 
 
 class PollerThread:

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 import bot.cli.common as common
 from bot.cli.common import err, fail, out, settings_of
+from bot.discord.subscribers import owner_guild
 from bot.feeds_setup import make_poller, open_registry
 from bot.settings import Settings
 
@@ -48,7 +49,7 @@ def add_command(
     ] = None,
 ) -> None:
     """Add a feed to poll. Its first poll indexes what is there without announcing it."""
-    from index.feeds.registry import RegistryError
+    from index.feeds.errors import RegistryError
     from index.feeds.urls import is_http_url, url_problem
 
     url = url.strip()
@@ -88,7 +89,7 @@ def list_command(
 
 def _feed_block(feed: Feed, items: int, settings: Settings, now: datetime) -> str:
     """A few lines per feed rather than a table: URLs and errors stay whole at any width."""
-    scope = "global" if feed.guild_id is None else f"guild {feed.guild_id}"
+    scope = "global" if feed.owner is None else f"guild {owner_guild(feed.owner)}"
     every = _duration(feed.interval or settings.feeds.poll_interval_seconds)
     head = f"[bold]#{feed.id}[/] {escape(feed.name or '')}".rstrip()
     lines = [f"{head}  ({scope}, every {every}, {items} items seen)", f"    {escape(feed.url)}"]
@@ -114,7 +115,7 @@ def _feed_json(feed: Feed, items: int, settings: Settings) -> dict[str, object]:
         "id": feed.id,
         "url": feed.url,
         "name": feed.name,
-        "guild_id": feed.guild_id,
+        "guild_id": owner_guild(feed.owner),
         "interval_seconds": feed.interval or settings.feeds.poll_interval_seconds,
         "items": items,
         "last_polled": iso(feed.last_polled),
@@ -159,7 +160,7 @@ def remove_command(
 def _find(registry: Registry, target: str) -> Feed | None:
     if target.isascii() and target.isdigit():  # not "²", which isdigit() takes
         return registry.feed(int(target)) if len(target) <= 18 else None  # SQLite's int64
-    return registry.find_feed(target, guild_id=None)
+    return registry.find_feed(target, owner=None)
 
 
 # -- watch -----------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ tested with fake services) alone:
   heartbeat); each names the services it needs as ``typing.Protocol``s in its ``protocols``
 - ``services``: those services over the engine and the worker pools; ``questions``: the
   answers service (conversation memory, metrics); ``feeds``: the feed poller beside the bot
-  and headline posts
+  and headline posts; ``subscribers``: servers and channels as the feed registry's owners and
+  destinations
 - ``interactions``: defer, follow-up, error replies, the shutdown gate; ``errors``: what a
   failure says
 - ``render`` (embeds) over ``text`` (limits, escaping, cutting); ``feed_render``; ``views``:

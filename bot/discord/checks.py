@@ -13,7 +13,7 @@ from typing import Protocol
 
 import discord
 
-from bot.discord.errors import CoolingDown, UserFacingError
+from bot.discord.errors import CoolingDown, NeedsManageServer, ServerOnly
 
 
 class Cooldown(Protocol):
@@ -58,19 +58,6 @@ class UserCooldown:
 
     def _prune(self, now: float) -> None:
         self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
-
-
-class NeedsManageServer(UserFacingError):
-    def __init__(self) -> None:
-        super().__init__(
-            "Only members with the **Manage Server** permission can change this server's "
-            "feeds and where their headlines are posted."
-        )
-
-
-class ServerOnly(UserFacingError):
-    def __init__(self) -> None:
-        super().__init__("Feeds belong to a server: use this command in one.")
 
 
 def can_manage(interaction: discord.Interaction) -> bool:

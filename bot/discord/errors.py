@@ -2,8 +2,9 @@
 traceback for anything unexpected); the bot keeps running either way. Sending that line is
 ``interactions``' job.
 
-Expected refusals (cooldown, busy, shutting down, unknown article) are ``UserFacingError``s:
-not logged as errors, because nothing is broken.
+Expected refusals (cooldown, busy, shutting down, unknown article, a feed request that cannot
+be done, a member without Manage Server) are ``UserFacingError``s: not logged as errors,
+because nothing is broken. Every error class of the Discord front end is here.
 """
 
 from __future__ import annotations
@@ -55,6 +56,23 @@ class CoolingDown(UserFacingError):
 class ArticleNotFound(UserFacingError):
     def __init__(self) -> None:
         super().__init__("That article is no longer in the index.")
+
+
+class FeedRefused(UserFacingError):
+    """A feed request that cannot be done as asked; the message says why."""
+
+
+class NeedsManageServer(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Only members with the **Manage Server** permission can change this server's "
+            "feeds and where their headlines are posted."
+        )
+
+
+class ServerOnly(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__("Feeds belong to a server: use this command in one.")
 
 
 def describe(error: BaseException) -> tuple[str, bool]:

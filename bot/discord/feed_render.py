@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import discord
 
 from bot.discord.render import footer_text
+from bot.discord.subscribers import destination_channel
 from bot.discord.text import (
     EMBED_DESCRIPTION,
     EMBED_TITLE,
@@ -96,7 +97,7 @@ def _status(feed: Feed) -> str:
 
 
 def feed_line(feed: Feed) -> str:
-    scope = " · *global, added by the bot's operator*" if feed.guild_id is None else ""
+    scope = " · *global, added by the bot's operator*" if feed.owner is None else ""
     url = fit_escaped(squash(feed.url), 300) or "(no URL)"
     name = f" {feed_label(feed)}" if feed.name else ""
     return f"**#{feed.id}**{name}{scope}\n{url}\n{_status(feed)}"
@@ -112,7 +113,7 @@ def subscription_line(sub: Subscription, feeds: dict[int, Feed]) -> str:
     else:
         feed = feeds.get(sub.feed_id)
         target = f"#{sub.feed_id} {feed_label(feed, 80)}" if feed else f"#{sub.feed_id}"
-    line = f"<#{sub.channel_id}> ← {target}"
+    line = f"<#{destination_channel(sub.destination)}> ← {target}"
     if sub.include:
         line += f" · only: {_keywords(sub.include)}"
     if sub.exclude:

@@ -38,6 +38,7 @@ import discord
 
 from bot.discord.errors import NO_MENTIONS
 from bot.discord.feed_render import headline_post, more_text, outlet_name
+from bot.discord.subscribers import destination_channel, guild_owner, owner_guild
 from bot.feeds_setup import open_registry
 from bot.feeds_thread import PollerThread
 from bot.settings import Settings
@@ -191,7 +192,9 @@ class LiveFeeds:
     def _add_claimed(
         self, url: str, guild_id: int, name: str | None, guild_limit: int | None
     ) -> Feed:
-        feed = self.registry.add_feed(url, name=name, guild_id=guild_id, guild_limit=guild_limit)
+        feed = self.registry.add_feed(
+            url, name=name, owner=guild_owner(guild_id), owner_limit=guild_limit
+        )
         # The first poll is ours (poll_now); the background loop must not start one too.
         # Both would only baseline, but the page fetches and the ingest would be done twice.
         interval = feed.interval or self.settings.feeds.poll_interval_seconds
@@ -266,12 +269,14 @@ class LiveFeeds:
     def _subscriptions_for(self, feed: Feed | None) -> list[Subscription]:
         if feed is None:
             return self.registry.subscriptions()
-        subs = self.registry.subscriptions(guild_id=feed.guild_id)  # None: every guild
+        subs = self.registry.subscriptions(owner=feed.owner)  # None (a global feed): every guild
         return [s for s in subs if s.feed_id in (None, feed.id)]
 
     async def _post_subscription(self, sub: Subscription) -> int:
         batches = await asyncio.to_thread(self._pending_for, sub)
-        channel = self.client.get_partial_messageable(sub.channel_id, guild_id=sub.guild_id)
+        channel = self.client.get_partial_messageable(
+            destination_channel(sub.destination), guild_id=owner_guild(sub.owner)
+        )
         sent = 0
         for batch in batches:
             for post in batch.posts:
@@ -311,7 +316,7 @@ class LiveFeeds:
         batches = self.registry.pending_posts(sub, per_feed=self.settings.feeds.posts_per_cycle)
         others = [
             s
-            for s in self.registry.subscriptions(guild_id=sub.guild_id, channel_id=sub.channel_id)
+            for s in self.registry.subscriptions(owner=sub.owner, destination=sub.destination)
             if s.id != sub.id
         ]
         posted = {
@@ -351,7 +356,7 @@ class LiveFeeds:
                 log.warning(
                     "Discord refused %s for channel %s (subscription %s): %s; skipped",
                     what,
-                    sub.channel_id,
+                    sub.destination,
                     sub.id,
                     why,
                 )
@@ -370,8 +375,8 @@ class LiveFeeds:
         log.warning(
             "could not post headlines in channel %s (guild %s, subscription %s): %s; "
             "kept, tried again after the next poll (%d/%d)",
-            sub.channel_id,
-            sub.guild_id,
+            sub.destination,
+            sub.owner,
             sub.id,
             why,
             failures,
@@ -383,7 +388,7 @@ class LiveFeeds:
                 "paused subscription %s (channel %s, guild %s) after %d failed posts in a row; "
                 "/subscribe to the channel again or restart the bot to resume",
                 sub.id,
-                sub.channel_id,
-                sub.guild_id,
+                sub.destination,
+                sub.owner,
                 failures,
             )

@@ -22,8 +22,9 @@ from bot.discord.errors import ArticleNotFound, ShuttingDown
 from bot.discord.features.feeds.protocols import SubscribeRequest
 from bot.discord.feeds import LiveFeeds
 from bot.discord.render import article_pages
+from bot.discord.subscribers import channel_destination, guild_owner
 from bot.discord.workers import WorkerPool
-from bot.feeds_thread import PollerStopped
+from bot.errors import PollerStopped
 from bot.settings import Settings
 from index.engine import Engine, IndexStats
 from index.feeds.fetch import refused_feed_url
@@ -137,7 +138,9 @@ class LiveFeedsService:
 
     async def guild_feeds(self, guild_id: int) -> list[Feed]:
         """The server's own feeds and the global ones."""
-        return await self._io.run(self._live.registry.feeds, guild_id=guild_id, all_guilds=False)
+        return await self._io.run(
+            self._live.registry.feeds, owner=guild_owner(guild_id), all_owners=False
+        )
 
     async def refused_url(self, url: str) -> str | None:
         return await refused_feed_url(
@@ -158,17 +161,17 @@ class LiveFeedsService:
         await self._io.run(self._live.registry.remove_feed, feed_id)
 
     async def subscriptions(self, guild_id: int) -> list[Subscription]:
-        return await self._io.run(self._live.registry.subscriptions, guild_id=guild_id)
+        return await self._io.run(self._live.registry.subscriptions, owner=guild_owner(guild_id))
 
     async def subscribe(self, request: SubscribeRequest, *, guild_limit: int) -> Subscription:
         sub = await self._io.run(
             self._live.registry.subscribe,
-            request.guild_id,
-            request.channel_id,
+            guild_owner(request.guild_id),
+            channel_destination(request.channel_id),
             feed_id=request.feed_id,
             include=list(request.include),
             exclude=list(request.exclude),
-            guild_limit=guild_limit,
+            owner_limit=guild_limit,
         )
         self._live.resume(sub.id)
         return sub

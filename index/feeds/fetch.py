@@ -30,8 +30,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from index.errors import SourceError
 from index.feeds.config import FeedConfig
+from index.feeds.errors import FetchError, RefusedAddress
 from index.feeds.urls import url_problem
 from index.sources.common import bom_encoding
 
@@ -62,28 +62,6 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # advertises one it would decode itself (brotli, zstd) once such a package is installed.
 ACCEPT_ENCODING = "gzip, deflate"
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-class FetchError(SourceError):
-    """A URL that could not be fetched; ``str()`` is one line naming the URL and why.
-
-    ``status`` is the HTTP status when the server answered with an error, else None;
-    ``retry_after`` the seconds its Retry-After header asked us to wait (429, 503), else None.
-    """
-
-    def __init__(
-        self, url: str, reason: str, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(f"{_printable(url, 300)}: {_printable(reason, 700)}")
-        self.url = url
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
-
-
-class RefusedAddress(FetchError):
-    """A URL that points where nothing is fetched from: a private, loopback, link-local or
-    cloud-metadata address. Unlike a failed fetch, retrying cannot help."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,13 +406,6 @@ def _result(url: str, response: httpx.Response, body: bytes) -> FetchResult:
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )
-
-
-def _printable(text: str, limit: int) -> str:
-    """``text`` readable on one line: a feed's item link can hold control characters (a
-    newline would split a log line) or run to 64 KB."""
-    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def _refused(url: str, current: str) -> str:

@@ -17,7 +17,7 @@ import feedparser
 import lxml.html
 from lxml import etree
 
-from index.errors import SourceError
+from index.feeds.errors import FeedParseError
 from index.model import text_hash
 from index.sources.common import bom_encoding, one_line, plausible_published
 
@@ -60,15 +60,6 @@ _BLOCKS = (
     "pre",
 )
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-
-
-class FeedParseError(SourceError):
-    """A fetched document that is not a readable feed; the message names its URL."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"{url}: {reason}")
-        self.url = url
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

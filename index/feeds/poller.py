@@ -22,7 +22,7 @@ Wiring it into a long-running front end (what ``newsbot watch`` does)::
     poller = bot.feeds_setup.make_poller(settings, engine, registry)  # inside the event loop
     task = asyncio.create_task(poller.run(stop_event, on_result=post_new_items))
     ...
-    feed = registry.add_feed(url, guild_id=guild.id)   # /feed add
+    feed = registry.add_feed(url, owner=owner)   # a front end adds a feed
     result = await poller.poll_once(feed)   # immediate feedback: failed? how many indexed?
     ...
     stop_event.set(); await task; await poller.fetcher.aclose()
@@ -191,7 +191,7 @@ class FeedPoller:
             if known is not None and self.registry.feed_has_article(feed.id, known):
                 rows.append(_seen(item, link, known, postable=False))  # a rewrite, after all
                 continue
-            if known is not None:  # another feed (another guild) already fetched this page
+            if known is not None:  # another feed (another owner) already fetched this page
                 rows.append(self._new(feed, item, link, known, "known", result))
                 continue
             fresh.append((item, link))

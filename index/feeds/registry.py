@@ -12,16 +12,22 @@ matches at once) but never as postable, and ``feed_posted`` is keyed on the *art
 nothing is posted twice to a subscription — not after a restart, not after a GUID rewrite,
 not when two feeds carry the same story.
 
-Using it from a front end (the Discord side)::
+Feeds and subscriptions belong to an *owner* and subscriptions post to a *destination*: opaque
+text the front end chooses and reads back (the Discord bot stores a server's id as the owner and
+a channel's id as the destination, ``bot/discord/subscribers.py``). The engine only compares
+them, so it knows nothing of servers or channels. A feed without an owner is global: every
+owner's "all feeds" subscriptions see it.
+
+Using it from a front end::
 
     registry = Registry(settings.data_dir / "newsbot.sqlite3")
-    sub = registry.subscribe(guild_id, channel_id, feed_id=None,  # None: every feed of the guild
+    sub = registry.subscribe(owner, destination, feed_id=None,  # None: every feed of the owner
                              include=("election",), exclude=("sport",))
     # after each poll (FeedPoller.run's on_result callback) or on a timer:
     for sub in registry.subscriptions():
         for batch in registry.pending_posts(sub, per_feed=settings.posts_per_cycle):
             for post in batch.posts:          # at most per_feed, oldest first
-                ...send post.title / post.url to sub.channel_id...
+                ...send post.title / post.url to sub.destination...
             if batch.more:                    # the rest, summarised as a count
                 ...send f"+{batch.more} more from {batch.feed.label}"...
             registry.mark_posted(sub.id, batch.article_ids)  # shown *and* summarised ones
@@ -44,16 +50,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.errors import NewsbotError
+from index.feeds.errors import LimitReached, RegistryError
 from index.feeds.urls import is_http_url
 from index.store import connect
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
+_FEEDS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     url TEXT NOT NULL,
     name TEXT,
-    guild_id INTEGER,                 -- NULL: added from the command line, global
+    owner TEXT,                       -- NULL: added from the command line, global
     interval REAL,                    -- seconds; NULL: the configured default
     etag TEXT,
     last_modified TEXT,
@@ -64,8 +70,20 @@ CREATE TABLE IF NOT EXISTS feeds (
     next_poll_at REAL NOT NULL DEFAULT 0,
     baselined INTEGER NOT NULL DEFAULT 0,  -- 1 once a first poll recorded what was there
     created_at REAL NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS feeds_guild_url ON feeds(ifnull(guild_id, 0), url);
+)"""
+_SUBSCRIPTIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    feed_id INTEGER REFERENCES feeds(id) ON DELETE CASCADE,  -- NULL: every feed of the owner
+    include TEXT NOT NULL DEFAULT '[]',
+    exclude TEXT NOT NULL DEFAULT '[]',
+    created_at REAL NOT NULL
+)"""
+_SCHEMA = f"""
+{_FEEDS_TABLE.format(name="feeds")};
+CREATE UNIQUE INDEX IF NOT EXISTS feeds_owner_url ON feeds(ifnull(owner, ''), url);
 CREATE TABLE IF NOT EXISTS feed_items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
@@ -86,17 +104,9 @@ CREATE INDEX IF NOT EXISTS feed_items_url ON feed_items(url);
 CREATE INDEX IF NOT EXISTS feed_items_hash ON feed_items(feed_id, content_hash);
 CREATE INDEX IF NOT EXISTS feed_items_article ON feed_items(article_id);
 CREATE INDEX IF NOT EXISTS feed_items_pending ON feed_items(first_seen) WHERE postable = 1;
-CREATE TABLE IF NOT EXISTS feed_subscriptions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    guild_id INTEGER NOT NULL,
-    channel_id INTEGER NOT NULL,
-    feed_id INTEGER REFERENCES feeds(id) ON DELETE CASCADE,  -- NULL: every feed of the guild
-    include TEXT NOT NULL DEFAULT '[]',
-    exclude TEXT NOT NULL DEFAULT '[]',
-    created_at REAL NOT NULL
-);
+{_SUBSCRIPTIONS_TABLE.format(name="feed_subscriptions")};
 CREATE UNIQUE INDEX IF NOT EXISTS feed_subscriptions_target
-    ON feed_subscriptions(guild_id, channel_id, ifnull(feed_id, 0));
+    ON feed_subscriptions(owner, destination, ifnull(feed_id, 0));
 CREATE TABLE IF NOT EXISTS feed_posted (
     subscription_id INTEGER NOT NULL REFERENCES feed_subscriptions(id) ON DELETE CASCADE,
     article_id TEXT NOT NULL,
@@ -105,18 +115,6 @@ CREATE TABLE IF NOT EXISTS feed_posted (
     PRIMARY KEY (subscription_id, article_id)
 );
 """
-
-
-class RegistryError(NewsbotError):
-    """A feed or subscription request that cannot be done (duplicate, unknown id, bad URL)."""
-
-
-class LimitReached(RegistryError):
-    """A guild already has as many feeds, or subscriptions, as it may (``count`` of them)."""
-
-    def __init__(self, message: str, count: int) -> None:
-        super().__init__(message)
-        self.count = count
 
 
 def _dt(value: float | None) -> datetime | None:
@@ -128,7 +126,7 @@ class Feed:
     id: int
     url: str
     name: str | None
-    guild_id: int | None
+    owner: str | None  # None: global, seen by every owner
     interval: float | None
     etag: str | None
     last_modified: str | None
@@ -169,9 +167,9 @@ class SeenMatch:
 @dataclass(frozen=True, slots=True)
 class Subscription:
     id: int
-    guild_id: int
-    channel_id: int
-    feed_id: int | None  # None: every feed of the guild, and every global feed
+    owner: str
+    destination: str
+    feed_id: int | None  # None: every feed of the owner, and every global feed
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     created_at: datetime
@@ -205,7 +203,7 @@ class FeedBatch:
 
 
 _FEED_COLUMNS = (
-    "id, url, name, guild_id, interval, etag, last_modified, last_polled, last_ok, last_error, "
+    "id, url, name, owner, interval, etag, last_modified, last_polled, last_ok, last_error, "
     "consecutive_failures, next_poll_at, baselined, created_at"
 )
 
@@ -215,7 +213,7 @@ def _feed(row: tuple) -> Feed:
         id=row[0],
         url=row[1],
         name=row[2],
-        guild_id=row[3],
+        owner=row[3],
         interval=row[4],
         etag=row[5],
         last_modified=row[6],
@@ -232,8 +230,8 @@ def _feed(row: tuple) -> Feed:
 def _subscription(row: tuple) -> Subscription:
     return Subscription(
         id=row[0],
-        guild_id=row[1],
-        channel_id=row[2],
+        owner=row[1],
+        destination=row[2],
         feed_id=row[3],
         include=tuple(json.loads(row[4])),
         exclude=tuple(json.loads(row[5])),
@@ -265,6 +263,7 @@ class Registry:
         self._db = connect(path, RegistryError, "the feed tables in")
         try:
             with self._lock:
+                _migrate_guild_columns(self._db)
                 self._db.executescript(_SCHEMA)  # every statement is IF NOT EXISTS
         except sqlite3.Error as exc:
             self._db.close()
@@ -296,12 +295,12 @@ class Registry:
                 raise
             self._db.execute("COMMIT")
 
-    def _check_limit(self, table: str, guild_id: int, limit: int) -> None:
+    def _check_limit(self, table: str, owner: str, limit: int) -> None:
         (count,) = self._db.execute(
-            f"SELECT COUNT(*) FROM {table} WHERE guild_id=?", (guild_id,)
+            f"SELECT COUNT(*) FROM {table} WHERE owner=?", (owner,)
         ).fetchone()
         if count >= limit:
-            raise LimitReached(f"guild {guild_id} has {count} {table}, the most it may", count)
+            raise LimitReached(f"{owner} has {count} {table}, the most it may", count)
 
     def _rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
@@ -314,13 +313,13 @@ class Registry:
         url: str,
         *,
         name: str | None = None,
-        guild_id: int | None = None,
+        owner: str | None = None,
         interval: float | None = None,
-        guild_limit: int | None = None,
+        owner_limit: int | None = None,
     ) -> Feed:
-        """A new feed, due at once. The same URL may be added once per guild (and once
-        globally, ``guild_id=None``); a second add in the same scope raises RegistryError.
-        With ``guild_limit``, a guild that has that many feeds already gets LimitReached:
+        """A new feed, due at once. The same URL may be added once per owner (and once
+        globally, ``owner=None``); a second add for the same owner raises RegistryError.
+        With ``owner_limit``, an owner that has that many feeds already gets LimitReached:
         counted and added in one transaction, so two adds at once cannot both pass."""
         if not is_http_url(url):
             raise RegistryError(f"{url}: not an http(s) URL")
@@ -328,15 +327,14 @@ class Registry:
             raise RegistryError(f"{url}: the poll interval must be a positive number of seconds")
         try:
             with self._transaction():
-                if guild_limit is not None and guild_id is not None:
-                    self._check_limit("feeds", guild_id, guild_limit)
+                if owner_limit is not None and owner is not None:
+                    self._check_limit("feeds", owner, owner_limit)
                 cur = self._db.execute(
-                    "INSERT INTO feeds (url, name, guild_id, interval, created_at) "
-                    "VALUES (?,?,?,?,?)",
-                    (url, name, guild_id, interval, time.time()),
+                    "INSERT INTO feeds (url, name, owner, interval, created_at) VALUES (?,?,?,?,?)",
+                    (url, name, owner, interval, time.time()),
                 )
         except sqlite3.IntegrityError:
-            where = f"guild {guild_id}" if guild_id is not None else "the global feeds"
+            where = f"the feeds of {owner}" if owner is not None else "the global feeds"
             raise RegistryError(f"{url}: already in {where}") from None
         feed = self.feed(int(cur.lastrowid or 0))
         assert feed is not None
@@ -346,21 +344,20 @@ class Registry:
         rows = self._rows(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id=?", (feed_id,))
         return _feed(rows[0]) if rows else None
 
-    def feeds(self, *, guild_id: int | None = None, all_guilds: bool = True) -> list[Feed]:
-        """Every feed (``all_guilds``), or one guild's own plus the global ones."""
-        if all_guilds:
+    def feeds(self, *, owner: str | None = None, all_owners: bool = True) -> list[Feed]:
+        """Every feed (``all_owners``), or one owner's own plus the global ones."""
+        if all_owners:
             rows = self._rows(f"SELECT {_FEED_COLUMNS} FROM feeds ORDER BY id")
         else:
             rows = self._rows(
-                f"SELECT {_FEED_COLUMNS} FROM feeds WHERE guild_id IS ? OR guild_id IS NULL "
-                "ORDER BY id",
-                (guild_id,),
+                f"SELECT {_FEED_COLUMNS} FROM feeds WHERE owner IS ? OR owner IS NULL ORDER BY id",
+                (owner,),
             )
         return [_feed(r) for r in rows]
 
-    def find_feed(self, url: str, *, guild_id: int | None = None) -> Feed | None:
+    def find_feed(self, url: str, *, owner: str | None = None) -> Feed | None:
         rows = self._rows(
-            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url=? AND guild_id IS ?", (url, guild_id)
+            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url=? AND owner IS ?", (url, owner)
         )
         return _feed(rows[0]) if rows else None
 
@@ -479,43 +476,43 @@ class Registry:
 
     def subscribe(
         self,
-        guild_id: int,
-        channel_id: int,
+        owner: str,
+        destination: str,
         *,
         feed_id: int | None = None,
         include: Iterable[str] = (),
         exclude: Iterable[str] = (),
-        guild_limit: int | None = None,
+        owner_limit: int | None = None,
     ) -> Subscription:
-        """Post new items of ``feed_id`` (None: all of the guild's feeds) to a channel.
+        """Post new items of ``feed_id`` (None: all of the owner's feeds) to a destination.
 
-        Subscribing again to the same feed in the same channel replaces the keywords. With
-        ``guild_limit``, a new subscription of a guild that has that many gets LimitReached.
+        Subscribing again to the same feed for the same destination replaces the keywords. With
+        ``owner_limit``, a new subscription of an owner that has that many gets LimitReached.
         """
         if feed_id is not None and self.feed(feed_id) is None:
             raise RegistryError(f"no feed with id {feed_id}")
         inc, exc = json.dumps(_keywords(include)), json.dumps(_keywords(exclude))
         with self._transaction():
             if (
-                guild_limit is not None
+                owner_limit is not None
                 and not self._db.execute(
                     "SELECT 1 FROM feed_subscriptions "
-                    "WHERE guild_id=? AND channel_id=? AND feed_id IS ?",
-                    (guild_id, channel_id, feed_id),
+                    "WHERE owner=? AND destination=? AND feed_id IS ?",
+                    (owner, destination, feed_id),
                 ).fetchone()
             ):
-                self._check_limit("feed_subscriptions", guild_id, guild_limit)
+                self._check_limit("feed_subscriptions", owner, owner_limit)
             self._db.execute(
-                "INSERT INTO feed_subscriptions (guild_id, channel_id, feed_id, include, "
+                "INSERT INTO feed_subscriptions (owner, destination, feed_id, include, "
                 "exclude, created_at) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT (guild_id, channel_id, ifnull(feed_id, 0)) "
+                "ON CONFLICT (owner, destination, ifnull(feed_id, 0)) "
                 "DO UPDATE SET include=excluded.include, exclude=excluded.exclude",
-                (guild_id, channel_id, feed_id, inc, exc, time.time()),
+                (owner, destination, feed_id, inc, exc, time.time()),
             )
         rows = self._rows(
-            "SELECT id, guild_id, channel_id, feed_id, include, exclude, created_at "
-            "FROM feed_subscriptions WHERE guild_id=? AND channel_id=? AND feed_id IS ?",
-            (guild_id, channel_id, feed_id),
+            "SELECT id, owner, destination, feed_id, include, exclude, created_at "
+            "FROM feed_subscriptions WHERE owner=? AND destination=? AND feed_id IS ?",
+            (owner, destination, feed_id),
         )
         return _subscription(rows[0])
 
@@ -526,17 +523,17 @@ class Registry:
         )
 
     def subscriptions(
-        self, *, guild_id: int | None = None, channel_id: int | None = None
+        self, *, owner: str | None = None, destination: str | None = None
     ) -> list[Subscription]:
         where, args = ["1=1"], []
-        if guild_id is not None:
-            where.append("guild_id=?")
-            args.append(guild_id)
-        if channel_id is not None:
-            where.append("channel_id=?")
-            args.append(channel_id)
+        if owner is not None:
+            where.append("owner=?")
+            args.append(owner)
+        if destination is not None:
+            where.append("destination=?")
+            args.append(destination)
         rows = self._rows(
-            "SELECT id, guild_id, channel_id, feed_id, include, exclude, created_at FROM "
+            "SELECT id, owner, destination, feed_id, include, exclude, created_at FROM "
             f"feed_subscriptions WHERE {' AND '.join(where)} ORDER BY id",
             args,
         )
@@ -559,7 +556,7 @@ class Registry:
         since = max(subscription.created_at.timestamp(), now - max_age_seconds)
         scope, args = "i.feed_id = ?", [subscription.feed_id]
         if subscription.feed_id is None:
-            scope, args = "(f.guild_id = ? OR f.guild_id IS NULL)", [subscription.guild_id]
+            scope, args = "(f.owner = ? OR f.owner IS NULL)", [subscription.owner]
         rows = self._rows(
             "SELECT i.feed_id, i.article_id, i.title, coalesce(i.url, i.link), i.published, "
             "i.first_seen, i.summary FROM feed_items i JOIN feeds f ON f.id = i.feed_id "
@@ -615,6 +612,60 @@ class Registry:
                 (subscription_id, article_id),
             )
         )
+
+
+def _migrate_guild_columns(db: sqlite3.Connection) -> None:
+    """Rebuild a store written when the feed tables held Discord's guild and channel ids as
+    integers: the same rows, those ids as their decimal text in ``owner`` and ``destination``
+    (the Discord bot's keys, so its feeds and subscriptions carry on). SQLite cannot change a
+    column's type in place, so each table is copied, dropped and renamed, foreign keys off
+    (dropping ``feeds`` would otherwise cascade to its items); all or nothing."""
+    if not _has_guild_columns(db):  # checked again under the lock: another process may race
+        return
+    db.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set it before
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _has_guild_columns(db, "feeds"):
+                _copy_table(db, "feeds", _FEEDS_TABLE, _FEED_COLUMNS, owner="guild_id")
+            if _has_guild_columns(db, "feed_subscriptions"):
+                _copy_table(
+                    db,
+                    "feed_subscriptions",
+                    _SUBSCRIPTIONS_TABLE,
+                    "id, owner, destination, feed_id, include, exclude, created_at",
+                    owner="guild_id",
+                    destination="channel_id",
+                )
+            if broken := db.execute("PRAGMA foreign_key_check").fetchall():
+                raise sqlite3.IntegrityError(f"rows without their parents: {broken[:3]}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.execute("PRAGMA foreign_keys=ON")
+
+
+def _has_guild_columns(db: sqlite3.Connection, *tables: str) -> bool:
+    tables = tables or ("feeds", "feed_subscriptions")
+    return any(
+        "guild_id" in {row[1] for row in db.execute(f"PRAGMA table_info({t})")} for t in tables
+    )
+
+
+def _copy_table(
+    db: sqlite3.Connection, table: str, create: str, columns: str, **renamed: str
+) -> None:
+    """``table`` rebuilt from ``create`` with each ``renamed`` column (new=old) as text."""
+    new = [c.strip() for c in columns.split(",")]
+    old = [f"CAST({renamed[c]} AS TEXT)" if c in renamed else c for c in new]
+    db.execute(create.format(name=f"{table}_migrating"))
+    db.execute(
+        f"INSERT INTO {table}_migrating ({', '.join(new)}) SELECT {', '.join(old)} FROM {table}"
+    )
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_migrating RENAME TO {table}")
 
 
 def _recency(post: PendingPost) -> tuple[float, float]:

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from index.errors import NewsbotError
+from tests.feeds.test_poller import Entry, page_html, rss
 from tests.support.http_server import LocalServer, Route
-from tests.test_feeds_poller import Entry, page_html, rss
 
 REPO = Path(__file__).resolve().parents[2]
 

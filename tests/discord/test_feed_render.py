@@ -17,6 +17,7 @@ from bot.discord.feed_render import (
     poll_report,
     subscribed_text,
 )
+from bot.discord.subscribers import channel_destination, guild_owner
 from index.feeds.poller import NewArticle, PollResult
 from index.feeds.registry import Feed, PendingPost, Subscription
 from tests.discord.test_render import (
@@ -40,7 +41,7 @@ def feeds(draw: st.DrawFn, feed_id: int = 1) -> Feed:
         id=feed_id,
         url=draw(st.one_of(st.just("https://news.example/feed.xml"), long_hostile)),
         name=draw(st.one_of(st.none(), long_hostile)),
-        guild_id=draw(st.one_of(st.none(), st.just(7))),
+        owner=draw(st.one_of(st.none(), st.just(guild_owner(7)))),
         interval=None,
         etag=None,
         last_modified=None,
@@ -61,8 +62,8 @@ keywords = st.lists(hostile_text.filter(str.strip), max_size=10).map(tuple)
 def subscriptions(draw: st.DrawFn, sub_id: int = 1) -> Subscription:
     return Subscription(
         id=sub_id,
-        guild_id=7,
-        channel_id=draw(st.integers(1, 2**63)),
+        owner=guild_owner(7),
+        destination=channel_destination(draw(st.integers(1, 2**63))),
         feed_id=draw(st.one_of(st.none(), st.integers(1, 40))),
         include=draw(keywords),
         exclude=draw(keywords),
@@ -125,7 +126,7 @@ def test_feed_lists_fit_and_are_inert(found: tuple[Feed, ...], subs: tuple) -> N
     for block in blocks:
         feed = by_id[int(block[3 : block.index("**", 3)])]
         head = block.split("\n")[0]
-        assert ("*global, added by the bot's operator*" in head) == (feed.guild_id is None)
+        assert ("*global, added by the bot's operator*" in head) == (feed.owner is None)
         assert block.count("\n") == 2  # name line, URL, status: a hostile URL cannot add lines
 
 

@@ -7,7 +7,7 @@ The fake is an aiohttp server on 127.0.0.1 (random free port) that:
 * plays the Gateway websocket (HELLO, IDENTIFY/RESUME, heartbeats, READY + GUILD_CREATE) with
   plain-text JSON frames, and lets a test inject dispatch events and connection trouble.
 
-Typical use (see ``tests/test_fake_discord.py``)::
+Typical use (see ``tests/support/test_fake_discord.py``)::
 
     async with FakeDiscord() as fake:                       # starts + patches discord.py
         client = discord.Client(intents=..., guild_ready_timeout=0)

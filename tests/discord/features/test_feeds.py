@@ -25,6 +25,7 @@ import pytest
 from bot.discord.client import NewsBot
 from bot.discord.feeds import PAUSE_AFTER_FAILURES
 from bot.discord.serve import serve
+from bot.discord.subscribers import channel_destination, guild_owner, owner_guild
 from bot.feeds_setup import make_poller
 from bot.health import Metrics
 from bot.settings import Settings
@@ -228,7 +229,7 @@ def posts(fake: FakeDiscord, channel_id: int, since: int = 0) -> list[RecordedRe
 
 def only_feed(bot: NewsBot, guild_id: int | None = None) -> Feed:
     assert bot.feeds is not None
-    feeds = [f for f in bot.feeds.registry.feeds() if f.guild_id == guild_id]
+    feeds = [f for f in bot.feeds.registry.feeds() if owner_guild(f.owner) == guild_id]
     assert len(feeds) == 1, feeds
     return feeds[0]
 
@@ -303,7 +304,7 @@ async def test_new_item_becomes_one_headline_post_never_repeated(
             post = await fake.wait_for_request(
                 "POST", f"/channels/{channel}/messages", since=mark, timeout=ANSWER_TIMEOUT
             )
-            [sub] = bot.feeds.registry.subscriptions(guild_id=fake.guild_id)
+            [sub] = bot.feeds.registry.subscriptions(owner=guild_owner(fake.guild_id))
             [article_id] = engine_ids(engine, site.page_url(1))
             await fake.wait_until(
                 lambda: bot.feeds.registry.was_posted(sub.id, article_id), what="the mark"
@@ -409,7 +410,9 @@ async def test_feed_commands_need_manage_server(
             )
             assert "No feeds yet" in reply_text(listed)
             # Autocomplete tells a non-manager nothing either.
-            bot.feeds.registry.add_feed(site.feed_url, guild_id=fake.guild_id, name="Gazette")
+            bot.feeds.registry.add_feed(
+                site.feed_url, owner=guild_owner(fake.guild_id), name="Gazette"
+            )
             for perms, expected in ((MEMBER, []), (MANAGER, ["Gazette"])):
                 payload = fake.autocomplete_payload(
                     "feeds", subcommand("remove", feed="gaz"), focused="feed"
@@ -434,7 +437,7 @@ async def test_each_server_sees_its_own_feeds_and_the_global_ones(
             assert bot.feeds is not None
             registry = bot.feeds.registry
             own_elsewhere = registry.add_feed(
-                site.server.url("/elsewhere.xml"), guild_id=other_guild
+                site.server.url("/elsewhere.xml"), owner=guild_owner(other_guild)
             )
             global_feed = registry.add_feed(site.server.url("/global.xml"), name="Wire")  # CLI
             await command(fake, "feeds", subcommand("add", url=site.feed_url, name="Gazette"))
@@ -483,18 +486,23 @@ async def test_a_server_has_at_most_25_feeds_and_50_subscriptions(
     second = fake.add_text_channel("more-news")  # before the bot connects, so it is cached
     with Registry(feed_settings.engine_config().db_path) as registry:
         own = [
-            not_due(registry, registry.add_feed(site.server.url(f"/{i}.xml"), guild_id=guild))
+            not_due(
+                registry, registry.add_feed(site.server.url(f"/{i}.xml"), owner=guild_owner(guild))
+            )
             for i in range(24)
         ]
         global_feed = not_due(registry, registry.add_feed(site.server.url("/global.xml")))
         elsewhere = not_due(
-            registry, registry.add_feed(site.server.url("/elsewhere.xml"), guild_id=other_guild)
+            registry,
+            registry.add_feed(site.server.url("/elsewhere.xml"), owner=guild_owner(other_guild)),
         )
         for feed in own:
             for where in (fake.channel_id, second):
-                registry.subscribe(guild, where, feed_id=feed.id)
-        registry.subscribe(guild, fake.channel_id, feed_id=global_feed.id)  # the 49th
-        registry.subscribe(other_guild, 5151, feed_id=elsewhere.id)
+                registry.subscribe(guild_owner(guild), channel_destination(where), feed_id=feed.id)
+        registry.subscribe(  # the 49th
+            guild_owner(guild), channel_destination(fake.channel_id), feed_id=global_feed.id
+        )
+        registry.subscribe(guild_owner(other_guild), "5151", feed_id=elsewhere.id)
     with ErrorLogGuard(GUARDED):
         async with running_bot(fake, engine, feed_settings) as bot:
             assert bot.feeds is not None
@@ -502,7 +510,7 @@ async def test_a_server_has_at_most_25_feeds_and_50_subscriptions(
             _, added = await command(fake, "feeds", subcommand("add", url=site.feed_url))
             assert "Added feed" in reply_text(added), reply_text(added)
             feeds = registry.feeds()
-            assert len([f for f in feeds if f.guild_id == guild]) == 25
+            assert len([f for f in feeds if owner_guild(f.owner) == guild]) == 25
 
             _, refused = await command(fake, "feeds", subcommand("add", url=site.server.url("/26")))
             assert reply_text(refused) == (
@@ -515,10 +523,10 @@ async def test_a_server_has_at_most_25_feeds_and_50_subscriptions(
 
             _, subscribed = await command(fake, "subscribe", {"channel": fake.channel_id})
             assert "will be posted in" in reply_text(subscribed), reply_text(subscribed)
-            subs = registry.subscriptions(guild_id=guild)
+            subs = registry.subscriptions(owner=guild_owner(guild))
             assert len(subs) == 50
 
-            gazette = registry.find_feed(site.feed_url, guild_id=guild)
+            gazette = registry.find_feed(site.feed_url, owner=guild_owner(guild))
             assert gazette is not None
             options = {"channel": fake.channel_id, "feed": str(gazette.id)}
             _, refused = await command(fake, "subscribe", options)
@@ -527,12 +535,12 @@ async def test_a_server_has_at_most_25_feeds_and_50_subscriptions(
                 "remove one with `/unsubscribe` first."
             )
             assert is_private(refused)
-            assert registry.subscriptions(guild_id=guild) == subs
+            assert registry.subscriptions(owner=guild_owner(guild)) == subs
 
             options = {"channel": second, "feed": str(own[0].id), "include": "harbour"}
             _, replaced = await command(fake, "subscribe", options)
             assert "will be posted in" in reply_text(replaced), reply_text(replaced)
-            after = registry.subscriptions(guild_id=guild)
+            after = registry.subscriptions(owner=guild_owner(guild))
             assert [s.id for s in after] == [s.id for s in subs]
             assert [s.include for s in after if s.include] == [("harbour",)]
 
@@ -696,8 +704,10 @@ async def test_headlines_seen_while_the_bot_was_down_are_posted_at_start_up_to_7
     channel = fake.channel_id
     day = 86400.0
     with Registry(feed_settings.engine_config().db_path) as registry:
-        registry.add_feed(site.feed_url, guild_id=fake.guild_id)
-        sub = registry.subscribe(fake.guild_id, channel)  # every feed of the server
+        registry.add_feed(site.feed_url, owner=guild_owner(fake.guild_id))
+        sub = registry.subscribe(  # every feed of the server
+            guild_owner(fake.guild_id), channel_destination(channel)
+        )
         poller = make_poller(feed_settings, engine, registry)  # what `newsbot watch` polls with
         try:
             [baseline] = await poller.poll_many(registry.feeds())
@@ -750,7 +760,7 @@ async def test_sigterm_stops_polling_cleanly_even_mid_poll(
     site.publish(2)
     site.server.route("/story/2.html", Route(hang=True))
     with Registry(feed_settings.engine_config().db_path) as registry:
-        registry.add_feed(site.feed_url, guild_id=fake.guild_id)  # due at once
+        registry.add_feed(site.feed_url, owner=guild_owner(fake.guild_id))  # due at once
     with ErrorLogGuard(GUARDED):
         server = asyncio.create_task(serve(feed_settings, "fake-token", engine=engine))
         await asyncio.to_thread(wait_for_hit, site.server, "/story/2.html")  # mid-poll

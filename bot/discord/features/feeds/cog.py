@@ -18,10 +18,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.checks import can_manage, server_manager
-from bot.discord.errors import UserFacingError
+from bot.discord.errors import FeedRefused
 from bot.discord.features.feeds.protocols import Feeds, SubscribeRequest
 from bot.discord.feed_render import feed_label, feeds_embed, poll_report, subscribed_text
 from bot.discord.interactions import Gate, defer, follow_up
+from bot.discord.subscribers import destination_channel
 from bot.discord.text import (
     CHOICE_NAME,
     CHOICE_VALUE,
@@ -31,7 +32,8 @@ from bot.discord.text import (
     fit_escaped,
     squash,
 )
-from index.feeds.registry import Feed, LimitReached, RegistryError, Subscription
+from index.feeds.errors import LimitReached, RegistryError
+from index.feeds.registry import Feed, Subscription
 from index.feeds.urls import is_http_url
 
 log = logging.getLogger("newsbot.discord.feeds")
@@ -43,10 +45,6 @@ MAX_SUBSCRIPTIONS_PER_GUILD = 50
 MAX_KEYWORDS = 10
 _CHANNEL_MENTION = re.compile(r"<#(\d+)>")
 NO_SUCH_FEED = "This server has no such feed (see `/feeds list`)."
-
-
-class FeedRefused(UserFacingError):
-    """A feed request that cannot be done as asked; the message says why."""
 
 
 def find_feed(feeds: list[Feed], value: str) -> Feed | None:
@@ -90,7 +88,7 @@ def feed_choices(feeds: list[Feed], current: str) -> list[app_commands.Choice[st
     return [
         app_commands.Choice(
             name=fit(
-                f"#{f.id} {squash(f.label)}" + (" (global)" if f.guild_id is None else ""),
+                f"#{f.id} {squash(f.label)}" + (" (global)" if f.owner is None else ""),
                 CHOICE_NAME,
             ),
             value=str(f.id),
@@ -121,9 +119,13 @@ def chosen_subscriptions(
     if value.isdigit():
         return [s for s in subs if s.id == int(value)]
     if mention:
-        return [s for s in subs if s.channel_id == int(mention.group(1))]
+        return [s for s in subs if destination_channel(s.destination) == int(mention.group(1))]
     name = value.lstrip("#").casefold()
-    return [s for s in subs if (channel_name.get(s.channel_id) or "").casefold() == name]
+    return [
+        s
+        for s in subs
+        if (channel_name.get(destination_channel(s.destination)) or "").casefold() == name
+    ]
 
 
 def limit_refusal(exc: LimitReached, what: str, remedy: str) -> FeedRefused:
@@ -190,7 +192,7 @@ class FeedsCog(commands.Cog):
         guild_id = _guild_id(interaction)
         await defer(interaction, ephemeral=True)
         with self.gate.in_flight():
-            own = [f for f in await feeds.guild_feeds(guild_id) if f.guild_id is not None]
+            own = [f for f in await feeds.guild_feeds(guild_id) if f.owner is not None]
             if any(f.url == url for f in own):
                 raise FeedRefused("This server already has that feed (see `/feeds list`).")
             refusal = await feeds.refused_url(url)
@@ -221,7 +223,7 @@ class FeedsCog(commands.Cog):
         target = find_feed(await feeds.guild_feeds(guild_id), feed)
         if target is None:
             raise FeedRefused(NO_SUCH_FEED)
-        if target.guild_id is None:
+        if target.owner is None:
             raise FeedRefused(
                 "That feed was added for every server by whoever runs this bot; only they can "
                 "remove it (`newsbot feeds remove`)."
@@ -319,14 +321,15 @@ class FeedsCog(commands.Cog):
         guild_id = _guild_id(interaction)
         await defer(interaction, ephemeral=True)
         subs, by_id = await self._subscriptions_and_feeds(feeds, guild_id)
-        names = {s.channel_id: channel_name(interaction, s.channel_id) for s in subs}
+        channels = {s.id: destination_channel(s.destination) for s in subs}
+        names = {c: channel_name(interaction, c) for c in channels.values()}
         chosen = chosen_subscriptions(subs, subscription, names)
         if not chosen:
             raise FeedRefused("No such subscription in this server (see `/feeds list`).")
         for sub in chosen:
             await feeds.unsubscribe(sub.id)
         lines = [
-            f"Stopped: {fit_escaped(subscription_name(s, by_id, names[s.channel_id]), 200)}"
+            f"Stopped: {fit_escaped(subscription_name(s, by_id, names[channels[s.id]]), 200)}"
             for s in chosen
         ]
         await follow_up(interaction, content=fit("\n".join(lines), MESSAGE_CONTENT), ephemeral=True)
@@ -345,7 +348,9 @@ class FeedsCog(commands.Cog):
         needle = current.casefold().strip().lstrip("#")
         choices = [
             app_commands.Choice(
-                name=subscription_name(s, by_id, channel_name(interaction, s.channel_id)),
+                name=subscription_name(
+                    s, by_id, channel_name(interaction, destination_channel(s.destination))
+                ),
                 value=str(s.id),
             )
             for s in subs

@@ -413,12 +413,12 @@ async def test_polled_article_is_answerable_without_restart(rig: Rig):
     assert "Tuesday" in answer.quotes[0].text
 
 
-async def test_same_feed_in_two_guilds_fetches_each_page_once(rig: Rig):
+async def test_same_feed_of_two_owners_fetches_each_page_once(rig: Rig):
     rig.serve_pages(1)
     rig.serve_rss([Entry(1)])
     url = rig.server.url("/feed.xml")
-    one = await rig.poll(rig.add_feed(url, guild_id=1))
-    two = await rig.poll(rig.add_feed(url, guild_id=2))
+    one = await rig.poll(rig.add_feed(url, owner="1"))
+    two = await rig.poll(rig.add_feed(url, owner="2"))
     assert one.new_articles[0].article_id == two.new_articles[0].article_id
     assert rig.server.hits("/story/1.html") == 1
     assert rig.article_count() == 1
