@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 from numpy.typing import ArrayLike
 
 from index.config import BM25_NUMBA_FROM
+
+if TYPE_CHECKING:  # imported where used: it imports numba, which no command line start needs
+    import bm25s
 
 # numba's compiler logs every pass at DEBUG (tens of thousands of lines per compile), which
 # would bury an operator's NEWSBOT_LOG_LEVEL=DEBUG and can fill a pipe a supervisor reads.
@@ -84,6 +87,8 @@ class LexicalIndex:
         delta: float = 0.5,
         phrases: bool = False,
     ) -> LexicalIndex:
+        import bm25s
+
         bm25 = bm25s.BM25(k1=k1, b=b, method=method, delta=delta)
         if not phrases:
             bm25.index([list(t) for t in token_lists], show_progress=False)
@@ -122,6 +127,8 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path, numba_from: int = BM25_NUMBA_FROM) -> LexicalIndex:
+        import bm25s
+
         bm25 = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
         pairs_path = directory / PHRASE_KEYS
         pairs = np.load(pairs_path, mmap_mode="r") if pairs_path.exists() else None
