@@ -74,7 +74,7 @@ def test_help_config_and_healthcheck_load_no_heavy_library(tmp_path):
     code, loaded, output = run_cli("--help")
     assert (code, loaded) == (0, []) and "ask" in output
     code, loaded, output = run_cli("--data-dir", str(tmp_path), "config")
-    assert (code, loaded) == (0, []) and "data_dir" in output
+    assert (code, loaded) == (0, []) and "NEWSBOT_DATA_DIR" in output
     port = {"NEWSBOT_HEALTH_PORT": str(_free_port())}
     code, loaded, output = run_cli("--data-dir", str(tmp_path), "healthcheck", env=port)
     assert (code, loaded) == (1, []) and "unhealthy" in output
