@@ -146,8 +146,13 @@ class _TorchEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError as exc:  # an image without torch: only the ONNX copy can serve
+            raise IngestError(
+                f"the ONNX copy of the model cannot serve and {exc.name} is not installed"
+            ) from exc
 
         logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
         hf_logging.disable_progress_bar()

@@ -126,3 +126,27 @@ def _drop_older_copies(root: Path, model_dir: Path, keep: Path) -> None:
         if same_model == str(model_dir):
             log.info("removing the ONNX copy of earlier model files: %s", directory)
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m index.onnx_export [MODEL]``: export the model's copy now (the image build
+    does, so no start pays for it) and fail unless the copy serves."""
+    import sys
+
+    from index.dense import Encoder
+    from index.onnx_encoder import OnnxEncoder
+
+    args = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    backend = Encoder(args[0] if args else None).backend
+    if not isinstance(backend, OnnxEncoder):
+        print(
+            "error: the ONNX copy cannot serve this model (see the warning above)", file=sys.stderr
+        )
+        return 1
+    print(backend.directory)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
