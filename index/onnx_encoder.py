@@ -19,7 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import OnnxUnavailable
 from index.pooling import normalized, pool
+
+__all__ = ["ModelSpec", "OnnxEncoder", "OnnxUnavailable", "TokenOutputs", "open_copy"]
 
 # Bumped when the export or the manifest changes shape: older copies are then re-exported.
 EXPORT_FORMAT = 1
@@ -39,10 +42,6 @@ _POOLING_FLAGS = {
     "pooling_mode_max_tokens": "max",
     "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
 }
-
-
-class OnnxUnavailable(Exception):
-    """Why the ONNX copy cannot serve this model (the torch path does instead)."""
 
 
 @dataclass(frozen=True)

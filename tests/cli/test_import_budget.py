@@ -13,7 +13,7 @@ from pathlib import Path
 
 from index.onnx_encoder import OnnxEncoder
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "sentence_transformers", "transformers", "numba", "trafilatura")
 
 # Runs one command line in a fresh interpreter, then reports which heavy modules it loaded.
