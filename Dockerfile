@@ -1,5 +1,5 @@
-# newsbot: the Discord bot (`newsbot serve`) with the engine, CPU-only torch and the default
-# embedding model inside. Build: docker build -t newsbot .   Run: see docker-compose.yml.
+# newsbot: the Discord bot (`newsbot serve`) with the engine and the default embedding model
+# inside, run by ONNX Runtime (CPU-only torch exports it at build time and is then dropped). Build: docker build -t newsbot .   Run: see docker-compose.yml.
 
 # -- build: a virtualenv in /opt/venv ---------------------------------------------------------
 FROM python:3.11-slim AS build
@@ -30,6 +30,20 @@ ARG NEWSBOT_EXTRAS=""
 # hadolint ignore=DL3013
 RUN if [ -n "$NEWSBOT_EXTRAS" ]; then pip install --no-cache-dir ".[$NEWSBOT_EXTRAS]"; fi
 
+# Questions and passages are embedded by ONNX Runtime from a copy of the model, exported here
+# (index/onnx_export.py: checked against sentence-transformers on probe texts) so that no
+# start pays for it. torch, sentence-transformers and what only they use then leave the venv
+# (about 1 GB); NEWSBOT_TORCH=keep keeps them, as the fallback should the copy ever be refused.
+ENV XDG_CACHE_HOME=/opt/newsbot-cache \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1
+ARG NEWSBOT_TORCH=drop
+RUN python -m index.onnx_export \
+    && if [ "$NEWSBOT_TORCH" != "keep" ]; then \
+         pip uninstall --no-cache-dir -y torch sentence-transformers transformers onnx \
+           scikit-learn sympy mpmath networkx safetensors; \
+       fi
+
 # -- runtime ----------------------------------------------------------------------------------
 FROM python:3.11-slim
 
@@ -44,6 +58,7 @@ RUN groupadd --system --gid 10001 newsbot \
     && chown newsbot:newsbot /data
 
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/newsbot-cache /opt/newsbot-cache
 
 # Nothing is ever downloaded at run time: the model is on disk, the hubs are off.
 ENV PATH=/opt/venv/bin:$PATH \
@@ -53,6 +68,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     TRANSFORMERS_OFFLINE=1 \
     HF_HUB_DISABLE_TELEMETRY=1 \
     NUMBA_CACHE_DIR=/tmp/numba-cache \
+    XDG_CACHE_HOME=/opt/newsbot-cache \
     NEWSBOT_DATA_DIR=/data \
     NEWSBOT_HEALTH_HOST=0.0.0.0 \
     NEWSBOT_HEALTH_PORT=8080
@@ -60,9 +76,10 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 WORKDIR /home/newsbot
 
-# Fail the build unless the default model loads offline, as the runtime user, and the
-# command line starts.
-RUN python -c "from index.dense import Encoder; e = Encoder(); assert e.encode(['Shangri-La Dialogue']).shape == (1, e.dimension)" \
+# Fail the build unless the default model loads offline, as the runtime user, through the
+# ONNX copy made in the build stage (its key is the model files' sizes and times, which COPY
+# keeps), and the command line starts.
+RUN python -c "from index.dense import Encoder; from index.onnx_encoder import OnnxEncoder; e = Encoder(); assert isinstance(e.backend, OnnxEncoder); assert e.encode(['Shangri-La Dialogue']).shape == (1, e.dimension)" \
     && newsbot --help > /dev/null
 
 VOLUME ["/data"]

@@ -1,4 +1,4 @@
-"""Sentence-transformers encoder (offline) and inner-product search over unit vectors."""
+"""The sentence-transformers encoder (offline, ONNX or torch) and inner-product search over unit vectors."""
 
 from __future__ import annotations
 
@@ -6,15 +6,20 @@ import contextlib
 import logging
 import os
 import threading
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Literal
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 import numpy as np
 
 from index.errors import IngestError
+from index.pooling import Span, span_vectors
+
+if TYPE_CHECKING:
+    from index.onnx_encoder import OnnxEncoder, TokenOutputs
+
+log = logging.getLogger(__name__)
 
 
 def default_model_path() -> str:
@@ -29,127 +34,173 @@ def default_model_path() -> str:
 
 
 class Encoder:
-    """Loads the model on first use, so commands that never embed never pay for torch."""
+    """Texts -> unit vectors by the configured sentence-transformers model, through its
+    verified ONNX copy (exported at first use) so that only an export ever imports torch;
+    through sentence-transformers itself when the copy cannot serve, with one warning line
+    saying why. Loads on first use, so commands that never embed pay for neither."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: str | None = None, batch_size: int = 32, *, cache_dir: Path | None = None
+    ) -> None:
         self.model_name = model
         self.batch_size = batch_size
-        self._model = None
+        self.cache_dir = cache_dir
+        self._backend: OnnxEncoder | _TorchEncoder | None = None
+        self._torch: _TorchEncoder | None = None
         self._lock = threading.RLock()
-        # None: not built yet; False: the traced graph did not reproduce the model.
-        self._question_path: Callable[[str], np.ndarray] | Literal[False] | None = None
 
-    def _load(self):
+    @property
+    def backend(self) -> OnnxEncoder | _TorchEncoder:
+        """The ONNX copy, else the torch model: chosen once, at first use."""
         with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
+            if self._backend is None:
+                self._backend = self._choose_backend()
+        return self._backend
 
-                logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
-                hf_logging.disable_progress_bar()
-                hf_logging.set_verbosity_error()
+    def _choose_backend(self) -> OnnxEncoder | _TorchEncoder:
+        from index.onnx_encoder import ModelSpec, OnnxUnavailable, cache_root, open_copy
 
-                path = self.model_name or default_model_path()
+        path = self.model_name or default_model_path()
+        root = self.cache_dir or cache_root()
+        try:
+            spec = ModelSpec.read(Path(path))
+            copy = open_copy(spec, root, self.batch_size)
+            if copy is None:
+                from index.onnx_export import export_copy
+
                 try:
-                    self._model = SentenceTransformer(path, device="cpu")
-                except Exception as exc:
-                    raise IngestError(
-                        f"embedding model {path!r} could not be loaded: {exc}"
+                    export_copy(self._torch_encoder().model, spec, root)
+                except OSError as exc:
+                    raise OnnxUnavailable(
+                        f"cannot write the ONNX copy under {root}: {exc}"
                     ) from exc
-        return self._model
+                copy = open_copy(spec, root, self.batch_size)
+            if copy is None:  # pragma: no cover - export_copy published it or raised
+                raise OnnxUnavailable(f"no ONNX copy under {root} after exporting")
+            return copy
+        except OnnxUnavailable as exc:
+            log.warning("embedding with torch, not ONNX: %s", exc)
+            return self._torch_encoder()
+
+    def _torch_encoder(self) -> _TorchEncoder:
+        with self._lock:
+            if self._torch is None:
+                self._torch = _TorchEncoder.load(self.model_name, self.batch_size)
+        return self._torch
 
     @property
     def dimension(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension())
+        return int(self.backend.dimension)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._load().encode(
+        return np.ascontiguousarray(self.backend.encode(list(texts)), dtype=np.float32)
+
+    def encode_question(self, text: str) -> np.ndarray:
+        """One text's unit vector, as ``encode`` gives it."""
+        return self.encode([text])[0]
+
+    def encode_windows(
+        self,
+        groups: Sequence[Sequence[str]],
+        spans: Sequence[Sequence[Sequence[Span]]] | None = None,
+    ) -> PassageWindows:
+        """Each group's texts (a passage's windows) embedded, group after group. With
+        ``spans`` (``spans[i][j]``: character spans of ``groups[i][j]``, such as its
+        sentences), also each span's vector from the same forward pass: the unit mean of
+        the window's token vectors inside it, read in the window's context."""
+        if any(not group for group in groups):
+            raise ValueError("every group needs at least one text")
+        flat = [text for group in groups for text in group]
+        counts = [len(g) for g in groups]
+        if spans is None:
+            return PassageWindows.of(self.encode(flat), counts)
+        flat_spans = [list(s) for group in spans for s in group]
+        if [len(s) for s in spans] != counts:
+            raise ValueError("spans need one list of spans per window text")
+        outputs = self.backend.encode_tokens(flat)
+        per_window = [
+            span_vectors(tokens, offsets, window_spans)
+            for tokens, offsets, window_spans in zip(
+                outputs.tokens, outputs.offsets, flat_spans, strict=True
+            )
+        ]
+        vectors = np.ascontiguousarray(outputs.vectors, dtype=np.float32)
+        return PassageWindows.of(vectors, counts, SpanVectors.of(per_window, self.dimension))
+
+
+class _TorchEncoder:
+    """The model through sentence-transformers and torch: the fallback, and the exporter's
+    source."""
+
+    def __init__(self, model, batch_size: int) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        size = getattr(model, "get_embedding_dimension", None)  # the name since 6.x
+        self.dimension = int((size or model.get_sentence_embedding_dimension)())
+
+    @classmethod
+    def load(cls, name: str | None, batch_size: int) -> _TorchEncoder:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError as exc:  # an image without torch: only the ONNX copy can serve
+            raise IngestError(
+                f"the ONNX copy of the model cannot serve and {exc.name} is not installed"
+            ) from exc
+
+        logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        path = name or default_model_path()
+        try:
+            return cls(SentenceTransformer(path, device="cpu"), batch_size)
+        except Exception as exc:
+            raise IngestError(f"embedding model {path!r} could not be loaded: {exc}") from exc
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def encode_question(self, text: str) -> np.ndarray:
-        """One text's unit vector, as ``encode`` gives it, through a frozen TorchScript graph
-        of the transformer when that reproduces the model (else ``encode``): 8 ms instead of
-        12 for a question on two cores, torch's per-operator dispatch being a third of an
-        eager forward pass at batch size one."""
-        with self._lock:
-            if self._question_path is None:
-                self._question_path = _traced_question_path(self) or False
-        path = self._question_path
-        return path(text) if path else self.encode([text])[0]
+    def encode_tokens(self, texts: Sequence[str]) -> TokenOutputs:
+        """Sentence vectors and each text's token vectors and offsets, from one pass of the
+        model's own modules per batch of similar length."""
+        import torch
 
-    def encode_windows(self, groups: Sequence[Sequence[str]]) -> PassageWindows:
-        """Each group's texts (a passage's windows) embedded, group after group."""
-        if any(not group for group in groups):
-            raise ValueError("every group needs at least one text")
-        flat = [text for group in groups for text in group]
-        return PassageWindows.of(self.encode(flat), [len(g) for g in groups])
+        from index.onnx_encoder import TokenOutputs
 
-
-_PROBES = (
-    "Who?",
-    "When is the Shangri-La Dialogue, and which defence ministers are expected to meet on its "
-    "sidelines in Singapore, according to reports from Japan and South Korea published in May?",
-)
-
-
-def _traced_question_path(encoder: Encoder) -> Callable[[str], np.ndarray] | None:
-    """Text -> unit vector through the traced transformer and the model's own pooling and
-    normalizing modules; None when tracing fails or its vectors differ from ``encode``'s."""
-    import torch
-
-    model = encoder._load()
-    try:
-        names = [
-            n
-            for n in ("input_ids", "attention_mask", "token_type_ids")
-            if n in model.preprocess([_PROBES[0]])
-        ]
-        auto_model = model[0].auto_model
-
-        class Transformer(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.auto_model = auto_model
-
-            def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-                return self.auto_model(**dict(zip(names, tensors, strict=True))).last_hidden_state
-
-        example = model.preprocess([_PROBES[1]])
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer notes
-            traced = torch.jit.trace(
-                Transformer().eval(), tuple(example[n] for n in names), check_trace=False
-            )
-            graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-
-        def question_vector(text: str) -> np.ndarray:
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        tokens: list[np.ndarray] = [np.empty(0)] * len(texts)
+        offsets: list[np.ndarray] = [np.empty(0)] * len(texts)
+        for start in range(0, len(order), self.batch_size):
+            batch = [int(i) for i in order[start : start + self.batch_size]]
             with torch.inference_mode():
-                features = model.preprocess([text])
-                features["token_embeddings"] = graph(*(features[n] for n in names))
-                for module in list(model)[1:]:  # pooling, normalizing: as the model does
-                    features = module(features)
-                vector = torch.nn.functional.normalize(features["sentence_embedding"][0], dim=0)
-            return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
-
-        for probe in _PROBES:
-            if not np.allclose(question_vector(probe), encoder.encode([probe])[0], atol=1e-5):
-                raise ValueError("the traced graph's vectors differ from the model's")
-    except Exception as exc:  # any model tracing cannot reproduce: the eager path serves
-        logging.getLogger(__name__).info("questions embed without a traced graph: %s", exc)
-        return None
-    return question_vector
+                features = self.model.preprocess([texts[i] for i in batch])
+                out = self.model(features)
+            sentence = torch.nn.functional.normalize(out["sentence_embedding"], dim=-1)
+            vectors[batch] = sentence.numpy()
+            marks = self.model.tokenizer(
+                [texts[i] for i in batch],
+                truncation=True,
+                max_length=self.model.max_seq_length,
+                return_offsets_mapping=True,
+            )["offset_mapping"]
+            for row, i in enumerate(batch):
+                n = len(marks[row])
+                tokens[i] = out["token_embeddings"][row, :n].numpy().astype(np.float32)
+                offsets[i] = np.asarray(marks[row], dtype=np.int64).reshape(n, 2)
+        return TokenOutputs(vectors, tokens, offsets)
 
 
 # A reduced first pass keeps this many candidates per wanted row for exact re-scoring.
@@ -204,6 +255,28 @@ class ReducedVectors:
 
 
 @dataclass(frozen=True)
+class SpanVectors:
+    """Vectors of character spans of texts (a window's sentences), text after text: the
+    rows of text ``i`` are ``vectors[starts[i] : starts[i] + counts[i]]``."""
+
+    vectors: np.ndarray  # (spans, dimension) float32; a zero row for a span past truncation
+    starts: np.ndarray  # (texts,) int64
+    counts: np.ndarray  # (texts,) int32
+
+    @classmethod
+    def of(cls, per_text: Sequence[np.ndarray], dimension: int) -> SpanVectors:
+        counts = np.asarray([len(rows) for rows in per_text], dtype=np.int32)
+        starts = np.cumsum(counts, dtype=np.int64) - counts
+        rows = [r for r in per_text if len(r)]
+        vectors = np.concatenate(rows) if rows else np.zeros((0, dimension), np.float32)
+        return cls(np.ascontiguousarray(vectors, dtype=np.float32), starts, counts)
+
+    def of_text(self, i: int) -> np.ndarray:
+        start = int(self.starts[i])
+        return self.vectors[start : start + int(self.counts[i])]
+
+
+@dataclass(frozen=True)
 class PassageWindows:
     """Passages' window vectors (each a run of sentences the model reads whole, with the
     headline), for ranking a passage by its best window. A passage's own vector is its
@@ -216,6 +289,8 @@ class PassageWindows:
     vectors: np.ndarray  # (windows, dimension) float32
     starts: np.ndarray  # (passages,) int64: the row of each passage's first window
     counts: np.ndarray  # (passages,) int32
+    # Only from ``Encoder.encode_windows(..., spans=...)``: one list per window; not stored.
+    spans: SpanVectors | None = None
 
     FILES: ClassVar[tuple[str, str, str]] = (
         "window_vectors.npy",
@@ -224,11 +299,16 @@ class PassageWindows:
     )
 
     @classmethod
-    def of(cls, vectors: np.ndarray, counts: Sequence[int] | np.ndarray) -> PassageWindows:
+    def of(
+        cls,
+        vectors: np.ndarray,
+        counts: Sequence[int] | np.ndarray,
+        spans: SpanVectors | None = None,
+    ) -> PassageWindows:
         """Passage after passage, ``counts[i]`` rows each."""
         sizes = np.asarray(counts, dtype=np.int32)
         starts = np.cumsum(sizes, dtype=np.int64) - sizes
-        return cls(vectors, starts, sizes)
+        return cls(vectors, starts, sizes, spans)
 
     def means(self) -> np.ndarray:
         """Each passage's vector: the normalized mean of its windows (all passages have one

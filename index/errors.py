@@ -15,3 +15,8 @@ class IngestError(NewsbotError):
 
 class BackendUnavailable(NewsbotError):
     """The retrieval backend (for example a Milvus server) cannot be reached."""
+
+
+class OnnxUnavailable(NewsbotError):
+    """Why the model's ONNX copy cannot serve (the torch path does instead, after one
+    warning line saying this)."""

@@ -5,15 +5,21 @@ Rows are positions in the snapshot (0..n-1); the snapshot maps them to passage i
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 from numpy.typing import ArrayLike
 
 from index.config import BM25_NUMBA_FROM
+
+if TYPE_CHECKING:
+    import bm25s
 
 # numba's compiler logs every pass at DEBUG (tens of thousands of lines per compile), which
 # would bury an operator's NEWSBOT_LOG_LEVEL=DEBUG and can fill a pipe a supervisor reads.
@@ -22,6 +28,29 @@ for _name in ("bm25s", "bm25s.utils", "numba"):
 
 
 PHRASE_KEYS = "phrase_keys.npy"
+_bm25s_without_numba = False
+
+
+def _bm25s(numba: bool):
+    """bm25s, imported without numba until an index needs numba's kernels: bm25s imports
+    numba whenever it is installed, and that import is a third of a one-shot question's
+    start on an index too small to compile them for. bm25s looks for numba only as it is
+    imported, so a process that then loads a large index imports it again, with numba (the
+    module's namespace is updated in place: indexes already loaded keep working)."""
+    global _bm25s_without_numba
+    if not numba and "bm25s" not in sys.modules and "numba" not in sys.modules:
+        sys.modules["numba"] = None  # type: ignore[assignment]  # bm25s's import of it fails
+        try:
+            import bm25s
+        finally:
+            del sys.modules["numba"]
+        _bm25s_without_numba = True
+    import bm25s
+
+    if numba and _bm25s_without_numba:
+        importlib.reload(bm25s)
+        _bm25s_without_numba = False
+    return bm25s
 
 
 def lucene_idf(df: ArrayLike, n: int) -> np.ndarray:
@@ -84,7 +113,7 @@ class LexicalIndex:
         delta: float = 0.5,
         phrases: bool = False,
     ) -> LexicalIndex:
-        bm25 = bm25s.BM25(k1=k1, b=b, method=method, delta=delta)
+        bm25 = _bm25s(numba=False).BM25(k1=k1, b=b, method=method, delta=delta)
         if not phrases:
             bm25.index([list(t) for t in token_lists], show_progress=False)
             return cls(bm25)
@@ -122,11 +151,16 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path, numba_from: int = BM25_NUMBA_FROM) -> LexicalIndex:
-        bm25 = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
+        try:
+            params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
+            numba = int(params.get("num_docs", 0)) >= numba_from
+        except (OSError, ValueError, TypeError, AttributeError):  # bm25s's load says what
+            numba = True
+        bm25 = _bm25s(numba).BM25.load(str(directory), mmap=True, show_progress=False)
         pairs_path = directory / PHRASE_KEYS
         pairs = np.load(pairs_path, mmap_mode="r") if pairs_path.exists() else None
         index = cls(bm25, pairs)
-        if index.num_docs >= numba_from:
+        if numba:
             bm25.backend = "numba"
             bm25.compile(activate_numba=True)
             index.search(list(bm25.vocab_dict)[:1], 1)  # compile now, not on a user's question

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from hypothesis import settings
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# The encoder's ONNX copy (index/onnx_encoder.py), exported once and kept between runs (it is
+# keyed by the model files), in a cache of the tests' own rather than the developer's; the
+# command-line subprocesses the tests start inherit it.
+os.environ["XDG_CACHE_HOME"] = os.path.join(tempfile.gettempdir(), f"newsbot-tests-{os.getuid()}")
 
 # Property tests explore the same examples on every run, so CI fails exactly where a
 # developer's run failed, and a slow shrink can't eat the suite's time budget.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.dense import DenseIndex, PassageWindows, ReducedVectors, _traced_question_path
+from index.dense import DenseIndex, PassageWindows, ReducedVectors
 from index.snapshot import load_snapshot
 from tests.conftest import SAMPLE_DIR
 
@@ -81,49 +81,6 @@ def test_a_snapshot_published_without_the_first_pass_gains_it_in_place(engine_fa
     assert not [
         p for p in (upgraded.config.index_dir / after.name).iterdir() if p.name.startswith(".")
     ]
-
-
-QUESTIONS = (
-    "When is the Shangri-La Dialogue?",
-    "Who is the Japanese government's top spokesman, and what did he say about the radar "
-    "link with South Korea that defence ministers plan to discuss in Singapore next month?",
-    "F-35",
-)
-
-
-def test_a_question_embeds_as_the_model_does(encoder):
-    for text in QUESTIONS:
-        np.testing.assert_allclose(
-            encoder.encode_question(text), encoder.encode([text])[0], atol=1e-5
-        )
-    assert callable(encoder._question_path)  # the traced graph, not the fallback
-
-
-def test_a_model_that_cannot_be_traced_embeds_questions_eagerly(encoder, monkeypatch, caplog):
-    import torch
-
-    def refuse(*args, **kwargs):
-        raise RuntimeError("tracing unsupported here")
-
-    monkeypatch.setattr(torch.jit, "trace", refuse)
-    with caplog.at_level("INFO", logger="index.dense"):
-        assert _traced_question_path(encoder) is None
-    assert "tracing unsupported here" in caplog.text
-
-
-def test_a_traced_graph_that_changes_the_vectors_is_refused(encoder, monkeypatch, caplog):
-    import torch
-
-    real = torch.jit.optimize_for_inference
-
-    def shifted(module):
-        graph = real(module)
-        return lambda *tensors: graph(*tensors) + 1.0
-
-    monkeypatch.setattr(torch.jit, "optimize_for_inference", shifted)
-    with caplog.at_level("INFO", logger="index.dense"):
-        assert _traced_question_path(encoder) is None
-    assert "differ" in caplog.text
 
 
 # -- passages ranked by their best window ------------------------------------------------------

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-import trafilatura
 from lxml import etree
 
 from index.model import Article, SkippedItem
@@ -55,6 +54,8 @@ def read_html(
             origin, f"page too large to extract ({size} HTML elements, limit {MAX_ELEMENTS})"
         )
     try:
+        import trafilatura  # here: a second to import, which only reading a page needs
+
         doc = trafilatura.bare_extraction(
             html,
             url=url,
