@@ -1,4 +1,4 @@
-"""Fit ``index.quote.ArticleWeights``: does an article of a question's reranked pool hold a fact?
+"""Fit ``index.rerank.ArticleWeights``: does an article of a question's reranked pool hold a fact?
 
     python bench/fit_article_model.py
 
@@ -28,17 +28,13 @@ sys.path.insert(0, str(REPO))
 
 from corpus import CACHE_ROOT, CORPUS_PATH, QUESTIONS_PATH, log  # noqa: E402
 
+from bot.eval.harness import load_questions, passage_hits  # noqa: E402
 from index.config import EngineConfig  # noqa: E402
 from index.engine import Engine, for_question_kind  # noqa: E402
-from index.evaluate import load_questions, passage_hits  # noqa: E402
-from index.quote import (  # noqa: E402
-    ArticleWeights,
-    article_features,
-    classify_question,
-    headline_free_coverage,
-    sentence_units,
-)
+from index.question import question_kind  # noqa: E402
+from index.rerank import ArticleWeights, article_features, headline_free_coverage  # noqa: E402
 from index.retrieve import parse_query  # noqa: E402
+from index.sentences import sentence_units  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "fit_article_model.json"
 FEATURES = [f.name for f in dataclasses.fields(ArticleWeights) if f.name != "bias"]
@@ -51,7 +47,7 @@ def collect(engine: Engine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rows, labels, groups = [], [], []
     for n, q in enumerate(q for q in questions if q.answerable):
         parsed = parse_query(q.question, engine.tokenizer, engine.backend.known_sources())
-        kind = classify_question(q.question)
+        kind = question_kind(q.question)
         parsed = for_question_kind(parsed, cfg, kind, "hybrid")  # as quote_answer does
         vector = engine.encoder.encode_question(q.question)
         hits = engine.backend.search(parsed, vector, k=cfg.article_depth)

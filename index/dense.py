@@ -281,9 +281,7 @@ class PassageWindows:
     """Passages' window vectors (each a run of sentences the model reads whole, with the
     headline), for ranking a passage by its best window. A passage's own vector is its
     windows' mean, which blurs one whose answering sentence is in one window and the rest
-    elsewhere: dev set, which/who questions in the hybrid retriever, evidence recall@10
-    0.719 -> 0.731 (inference questions); MiniLM alone ranks better too (MRR@10 0.449 ->
-    0.494). Rows of one passage are adjacent; a passage with ``counts`` under 2 is ranked by
+    elsewhere (docs/quality.md has what it measured). Rows of one passage are adjacent; a passage with ``counts`` under 2 is ranked by
     its own vector (an index keeps no copy of a lone window)."""
 
     vectors: np.ndarray  # (windows, dimension) float32

@@ -9,16 +9,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from index import __version__
+from index.answer_types import has_answer_type
 from index.backends import open_backend
+from index.confidence import QuestionWords, answer_confidence, confidence_signals
 from index.config import EngineConfig
 from index.dense import Encoder
 from index.errors import IngestError
+from index.fitted import AnswerModel, load_answer_model
+from index.lexical import lucene_idf
 from index.model import (
     Answer,
     Article,
@@ -29,20 +33,21 @@ from index.model import (
     SkippedItem,
     StoredArticle,
 )
-from index.quote import (
-    ENTITY_KINDS,
-    QuestionKind,
-    answer_confidence,
-    best_other_coverage,
-    classify_question,
-    headline_free_coverage,
-    rank_sentences,
-    rerank_by_best_sentence,
-    select_quotes,
-    sentence_units,
-)
+from index.question import QuestionKind, question_kind
+from index.quote import newest_first, select_quotes
+from index.rerank import ENTITY_KINDS, headline_free_coverage, rerank_by_best_sentence
 from index.retrieve import Filters, ParsedQuery, RetrieverKind, follow_up_text, parse_query
 from index.segment import PassageSpan, pack_passages, pack_spans
+from index.sentences import (
+    Candidate,
+    SentenceContext,
+    SentenceUnit,
+    choose_sentences,
+    question_weights,
+    sentence_features,
+    sentence_units,
+    typed_first,
+)
 from index.sources import read_sources
 from index.sources.common import one_line
 from index.store import ArticleWrite, NewPassage, Store
@@ -91,12 +96,19 @@ def for_question_kind(
     """``parsed`` as a question of this kind searches it. A which/who question describes its
     answer in several clauses, each stated by some sentence: in the hybrid retriever its BM25
     lists count the word pairs it shares with a passage, and its dense lists rank a passage
-    by its best window. Yes/no questions lost with either (dev evidence recall@10 0.792 ->
-    0.785 with phrases; comparison questions 0.861 -> 0.855 with best windows), and the
+    by its best window. Yes/no questions lost with either (docs/quality.md), and the
     ablations keep their plain parts."""
     if retriever != "hybrid" or kind not in ENTITY_KINDS:
         return parsed
     return replace(parsed, phrases=config.phrase_search, best_window=config.window_search)
+
+
+def as_of(filters: Filters | None, today: date) -> Filters:
+    """``filters`` narrowed to reports published by the end of ``today`` (UTC)."""
+    end = datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
+    filters = filters or Filters()
+    until = end if filters.until is None else min(filters.until, end)
+    return replace(filters, until=until)
 
 
 def valid_text(text: str) -> str:
@@ -124,9 +136,33 @@ def dense_texts(article: Article | StoredArticle, span: PassageSpan) -> list[str
     return [f"{article.title}. {article.body[w.start : w.end]}" for w in windows]
 
 
+@dataclass(frozen=True, slots=True)
+class Deliberation:
+    """A question taken up to the decision: its reading, passages and scored sentences."""
+
+    question: str
+    kind: QuestionKind
+    parsed: ParsedQuery
+    passages: list[RetrievedPassage]
+    units: list[SentenceUnit]
+    features: np.ndarray  # one row of SENTENCE_FEATURES per unit
+    ranked: list[Candidate]
+    focus_ranked: list[list[Candidate]]  # per outlet the question cites
+    timings_ms: dict[str, float]
+    max_cosine: float = 0.0  # the best dense similarity of a retrieved passage
+    signals: ConfidenceSignals | None = None
+
+
 class Engine:
-    def __init__(self, config: EngineConfig, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        encoder: Encoder | None = None,
+        *,
+        answer_model: AnswerModel | None = None,
+    ) -> None:
         self.config = config
+        self.answer_model = answer_model or load_answer_model()
         self.store = Store(config.db_path)
         self.encoder = encoder or Encoder(config.model, config.embed_batch_size)
         self.tokenizer = NewsTokenizer(stem=config.stemming)
@@ -312,28 +348,85 @@ class Engine:
         filters: Filters | None = None,
         retriever: RetrieverKind = "hybrid",
         qid: str | None = None,
+        today: date | None = None,
     ) -> Answer:
         """Quote the passage(s) that answer ``question``, or abstain with the closest headlines.
 
         ``context`` holds the conversation's earlier questions, oldest first, so a follow-up
-        ("and where is it held?") is searched together with what it follows up on.
+        ("and where is it held?") is searched together with what it follows up on; ``today``
+        is the day "yesterday" and "last week" count from (default: the current day).
         """
-        cfg = self.config
         t_start = time.perf_counter()
-        timings: dict[str, float] = {}
-        question, context = valid_text(question), [valid_text(c) for c in context]
+        question = valid_text(question)
         if self.backend.indexed_count() == 0:
             return Answer(
                 question, (), (), {"total": 0.0}, id=qid, abstained=True, reason="empty_index"
             )
+        d = self.deliberate(
+            question, context=context, filters=filters, retriever=retriever, today=today
+        )
+        t0 = time.perf_counter()
+        confidence = None
+        quotes: tuple[Quote, ...] = ()
+        model, threshold = self.answer_model.decision(len(set(d.parsed.tokens)))
+        if d.signals is not None:
+            confidence = answer_confidence(d.signals, model)
+        if confidence is not None and confidence >= threshold:
+            margin = 0.0 if d.parsed.periods or d.parsed.dates else self.answer_model.recency_margin
+            quotes = tuple(
+                select_quotes(
+                    newest_first(d.ranked, d.passages, margin),
+                    d.focus_ranked,
+                    d.passages,
+                    kind=d.kind,
+                    question=question,
+                    max_quotes=self.config.max_quotes,
+                    relative_share=self.config.quote_share,
+                    context=self.config.quote_context,
+                )
+            )
+        timings = {**d.timings_ms, "quote": d.timings_ms.get("quote", 0.0)}
+        timings["quote"] += (time.perf_counter() - t0) * 1000
+        timings["total"] = (time.perf_counter() - t_start) * 1000
+        common = dict(id=qid, confidence=confidence, signals=d.signals)
+        if not quotes:
+            reason = "low_confidence" if d.passages else "no_match"
+            closest = _closest_headlines(d.passages)
+            return Answer(
+                question,
+                (),
+                tuple(d.passages),
+                timings,
+                abstained=True,
+                reason=reason,
+                closest=closest,
+                **common,
+            )
+        return Answer(question, quotes, tuple(d.passages), timings, **common)
 
+    def deliberate(
+        self,
+        question: str,
+        *,
+        context: Sequence[str] = (),
+        filters: Filters | None = None,
+        retriever: RetrieverKind = "hybrid",
+        today: date | None = None,
+    ) -> Deliberation:
+        """Every stage before the decision: parse, retrieve and fuse, rerank, score the
+        sentences. ``bench/fit_answer_model.py`` fits its models on what this returns."""
+        cfg = self.config
+        timings: dict[str, float] = {}
+        context = [valid_text(c) for c in context]
+        if today is not None:  # asked on a past day: the news of later days is not out yet
+            filters = as_of(filters, today)
         search_text = follow_up_text(question, context)
         t0 = time.perf_counter()
         vector = self.encoder.encode_question(search_text)
         timings["embed"] = (time.perf_counter() - t0) * 1000
-        parsed = parse_query(search_text, self.tokenizer, self.backend.known_sources())
+        parsed = parse_query(search_text, self.tokenizer, self.backend.known_sources(), today=today)
+        kind = question_kind(question)
         rerank = bool(cfg.sentence_weight) and retriever == "hybrid"  # ablations stay pure
-        kind = classify_question(question)
         spread = rerank and cfg.article_temperature > 0 and kind in ENTITY_KINDS
         parsed = for_question_kind(parsed, cfg, kind, retriever)
         depth = cfg.top_k
@@ -341,89 +434,108 @@ class Engine:
             depth = max(depth, cfg.article_depth if spread else cfg.rerank_depth)
         hits = self.backend.search(parsed, vector, k=depth, filters=filters, kind=retriever)
         timings.update(hits.timings_ms)
-
         t0 = time.perf_counter()
         retrieved = self._load_passages(hits.passage_ids, hits.scores)
         timings["load"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        idf = self.backend.idf
         units = sentence_units(retrieved, self.tokenizer, kind, question)
         if rerank and retrieved:
-            # One pass over the sentences: the whole question, then each of its parts.
-            coverage, *by_part = headline_free_coverage(
-                retrieved, units, [parsed.tokens, *parsed.clauses], idf, self.tokenizer
-            )
-            retrieved, units = rerank_by_best_sentence(
-                retrieved,
-                units,
-                coverage,
-                cfg.sentence_weight,
-                cfg.top_k,
-                by_part,
-                cfg.clause_weight,
-                cfg.part_slots,
-                cfg.part_slot_share,
-                cfg.article_temperature if spread else 0.0,
-                parsed.sources,
-            )
-        # A follow-up's sentence answers the question it follows too: rank by both.
-        ranked = rank_sentences(units, parsed.tokens, idf)
-        focus_ranked = [
-            rank_sentences(
-                [u for u in units if retrieved[u.passage_index].article.source == f.source],
-                f.tokens,
-                idf,
-            )
-            for f in parsed.focuses
-            if f.source
-        ]
-        signals = ConfidenceSignals(
-            max_cosine=max(hits.dense_scores.values(), default=0.0),
-            coverage=ranked[0].coverage if ranked else 0.0,
-            second_coverage=best_other_coverage(ranked, retrieved),
-            unindexed_outlets=len(parsed.unindexed_outlets),
-        )
-        confidence = answer_confidence(signals)
-        quotes: tuple[Quote, ...] = ()
-        if confidence >= cfg.abstain_threshold:
-            quotes = tuple(
-                select_quotes(
-                    ranked,
-                    focus_ranked,
-                    retrieved,
-                    kind,
-                    question,
-                    cfg.max_quotes,
-                    relative_share=cfg.quote_share,
-                    context=cfg.quote_context,
-                )
-            )
-        timings["quote"] = (time.perf_counter() - t0) * 1000
-        timings["total"] = (time.perf_counter() - t_start) * 1000
+            retrieved, units = self._rerank(retrieved, units, parsed, spread)
+        else:
+            retrieved = retrieved[: cfg.top_k]
+            units = [u for u in units if u.passage_index < cfg.top_k]
+        chosen = self._choose(retrieved, units, parsed, kind, question)
+        chosen.timings_ms.update(timings)
+        chosen.timings_ms["quote"] = (time.perf_counter() - t0) * 1000
+        chosen = replace(chosen, max_cosine=max(hits.dense_scores.values(), default=0.0))
+        return replace(chosen, signals=self.signals(chosen))
 
-        if not quotes:
-            reason = "low_confidence" if retrieved else "no_match"
-            return Answer(
-                question,
-                (),
-                tuple(retrieved),
-                timings,
-                id=qid,
-                abstained=True,
-                reason=reason,
-                closest=_closest_headlines(retrieved),
-                confidence=confidence,
-                signals=signals,
-            )
-        return Answer(
-            question,
-            quotes,
-            tuple(retrieved),
-            timings,
-            id=qid,
-            confidence=confidence,
-            signals=signals,
+    def _rerank(
+        self,
+        retrieved: list[RetrievedPassage],
+        units: list[SentenceUnit],
+        parsed: ParsedQuery,
+        spread: bool,
+    ) -> tuple[list[RetrievedPassage], list[SentenceUnit]]:
+        cfg = self.config
+        # One pass over the sentences: the whole question, then each of its parts.
+        coverage, *by_part = headline_free_coverage(
+            retrieved, units, [parsed.tokens, *parsed.clauses], self.backend.idf, self.tokenizer
+        )
+        return rerank_by_best_sentence(
+            retrieved,
+            units,
+            coverage,
+            cfg.sentence_weight,
+            cfg.top_k,
+            by_part,
+            cfg.clause_weight,
+            cfg.part_slots,
+            cfg.part_slot_share,
+            cfg.article_temperature if spread else 0.0,
+            parsed.sources,
+        )
+
+    def _choose(
+        self,
+        passages: list[RetrievedPassage],
+        units: list[SentenceUnit],
+        parsed: ParsedQuery,
+        kind: QuestionKind,
+        question: str,
+    ) -> Deliberation:
+        idf, model = self.backend.idf, self.answer_model.sentence
+        indexed = self.backend.indexed_count()
+        context = SentenceContext(parsed.tokens, parsed.periods, indexed)
+        features = sentence_features(
+            units, passages, context=context, idf=idf, tokenizer=self.tokenizer
+        )
+        margin = self.answer_model.typed_margin
+        ranked = typed_first(choose_sentences(units, features, model), kind, margin)
+        focus_ranked = []
+        for f in parsed.focuses:
+            if not f.source:
+                continue
+            own = [
+                i
+                for i, u in enumerate(units)
+                if passages[u.passage_index].article.source == f.source
+            ]
+            if own:
+                rows = sentence_features(
+                    [units[i] for i in own],
+                    passages,
+                    context=SentenceContext(f.tokens, parsed.periods, indexed),
+                    idf=idf,
+                    tokenizer=self.tokenizer,
+                )
+                focus_ranked.append(choose_sentences([units[i] for i in own], rows, model))
+        return Deliberation(
+            question, kind, parsed, passages, units, features, ranked, focus_ranked, {}
+        )
+
+    def signals(self, d: Deliberation) -> ConfidenceSignals | None:
+        """What the decision reads of a deliberation (its first candidate and what surrounds
+        it); None when there is no candidate."""
+        if not d.ranked:
+            return None
+        indexed = self.backend.indexed_count()
+        weights = question_weights(d.parsed.tokens, self.backend.idf, indexed)
+        words = QuestionWords(
+            weights,
+            frozenset(self.backend.idf(list(weights))),
+            float(lucene_idf(0, max(indexed, 1))),
+            lambda rp: self.tokenizer.tokens(f"{rp.article.title} {rp.article.source or ''}"),
+        )
+        rows = {id(u): d.features[i] for i, u in enumerate(d.units)}
+        return confidence_signals(
+            d.ranked,
+            rows,
+            d.passages,
+            words=words,
+            max_cosine=d.max_cosine,
+            typed_kind=has_answer_type(d.kind, d.question),
         )
 
     def _load_passages(self, ids: Sequence[int], scores: Sequence[float]) -> list[RetrievedPassage]:

@@ -182,10 +182,17 @@ AbstainReason = Literal["empty_index", "no_match", "low_confidence"]
 class ConfidenceSignals:
     """What the answer-or-abstain decision reads; kept on the Answer so it can be refitted."""
 
+    best: float  # the sentence model's logit for the chosen sentence
     max_cosine: float  # best dense similarity of a retrieved passage to the question
-    coverage: float  # idf share of the question the best sentence covers
-    second_coverage: float  # the same for the best sentence of another article
-    unindexed_outlets: int  # outlets the question cites that no indexed article is from
+    coverage: float  # idf share of the question the chosen sentence covers
+    rare_passage: float  # share of the question's two rarest words in the chosen passage
+    passage_coverage: float  # idf share of the question in the chosen passage and headline
+    missing_max: float  # the rarest question word the passage lacks (1: a word nothing holds)
+    support: float  # coverage of the best sentence of another article
+    typed_missing: float  # 1 when the kind of thing asked for is not in the sentence
+    period: float  # 1 / -1 when the report fits / misses a time the question names, else 0
+    unknown: float  # idf share of the question's words that no indexed passage holds
+    length: float  # log of the number of distinct question words
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 
+from index.question import Period, attributed_outlets, question_periods
 from index.snapshot import IndexSnapshot
 from index.timeref import MONTHS
 from index.tokenize import NewsTokenizer
@@ -47,6 +47,7 @@ class Focus:
     tokens: tuple[str, ...]
     source: str | None = None
     dates: tuple[date, ...] = ()
+    periods: tuple[Period, ...] = ()  # reports published in these (or the day after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +59,8 @@ class ParsedQuery:
     focuses: tuple[Focus, ...] = ()
     # The parts of a question that asks several things (see ``question_clauses``).
     clauses: tuple[tuple[str, ...], ...] = ()
-    # Outlets the question attributes its facts to ("a report from Bloomberg") that no indexed
-    # article comes from: the index cannot quote them, which weighs toward abstaining.
-    unindexed_outlets: tuple[str, ...] = ()
+    # Times the question names, resolved against the day it is asked.
+    periods: tuple[Period, ...] = ()
     # Count neighbouring word pairs as phrases in the BM25 lists (where the index has them).
     phrases: bool = False
     # Rank the dense lists by each passage's best window (where the index keeps them).
@@ -90,75 +90,20 @@ class Retrieval:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-@lru_cache(maxsize=4096)
-def _source_aliases(source: str) -> tuple[str, ...]:
-    """Ways a question names an outlet, longest first: "The Independent - Life and Style" ->
-    "The Independent" -> "Independent". (A fixed order: the first that matches is used.)"""
-    names = {source, source.split(" - ")[0].strip()}
-    names |= {n[4:] for n in names if n.lower().startswith("the ")}
-    return tuple(sorted((n for n in names if len(n) >= 3), key=lambda n: (-len(n), n)))
-
-
-_REPORT = r"(?:article|report|piece|story|coverage|analysis|review|feature|column)s?"
-# "a report from X", "according to an article by X", "published in X": a bare "according
-# to X" is left out, since X is as often a person as an outlet.
-_ATTRIBUTED_TO = re.compile(
-    r"(?i:"
-    + _REPORT
-    + r"\s+(?:from|by|in|published\s+by|published\s+in)\s+"
-    + r"|(?:reported|published|written|covered)\s+(?:by|in)\s+)"
-    + r"(?:[Tt]he\s+)?['‘\"“]?"
-    + r"(?P<name>[A-Z][\w&.'’-]*(?:\s+(?:(?:of|and|&)\s+)?[A-Z][\w&.'’-]*)*)"
-)
-
-
-def unindexed_outlets(question: str, known_sources: Sequence[str]) -> tuple[str, ...]:
-    """Names the question cites as its source ("a report from X", "published by X") that
-    match no indexed outlet. Months are not outlets ("published in December")."""
-    aliases = [a.casefold() for s in known_sources for a in _source_aliases(s)]
-    out: list[str] = []
-    for m in _ATTRIBUTED_TO.finditer(question):
-        name = re.sub(r"['’]s?$", "", m["name"].rstrip(".,;:"))
-        key = name.casefold()
-        first = key.split()[0].rstrip(".")
-        if first in _MONTHS or first in _MONTH_BY_PREFIX or first == "sept":
-            continue
-        if not any(key.startswith(a) or a.startswith(key) for a in aliases):
-            out.append(name)
-    return tuple(dict.fromkeys(out))
-
-
 # A focus with fewer words of its own than this searches with the whole question.
 MIN_FOCUS_TOKENS = 3
 
 
-def _outlet_mentions(question: str, known_sources: Sequence[str]) -> list[tuple[int, int, str]]:
-    """(start, end, source) of each outlet the question names, in question order. A mention
-    inside a longer one is not its own: "The Independent - Life and Style" names that
-    outlet, not also "The Independent - Travel" through their shared "The Independent"."""
-    lowered = question.casefold()
-    found: list[tuple[int, int, str]] = []
-    for source in known_sources:
-        for alias in _source_aliases(source):
-            name = alias.casefold()
-            if name not in lowered:  # cheap test first: most outlets are not named
-                continue
-            pattern = rf"(?<!\w){re.escape(name)}(?!\w)"
-            spans = [(m.start(), m.end(), source) for m in re.finditer(pattern, lowered)]
-            if spans:
-                found += spans
-                break
-    return sorted(
-        m
-        for m in found
-        if not any(o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0] for o in found)
-    )
-
-
 def parse_query(
-    question: str, tokenizer: NewsTokenizer, known_sources: Sequence[str] = ()
+    question: str,
+    tokenizer: NewsTokenizer,
+    known_sources: Sequence[str] = (),
+    *,
+    today: date | None = None,
 ) -> ParsedQuery:
-    mentions = _outlet_mentions(question, known_sources)
+    """The search for ``question``: its words, the outlets it attributes a report to, and
+    the times it names (relative ones against ``today``, by default the current day)."""
+    mentions = [(m.start, m.end, m.source) for m in attributed_outlets(question, known_sources)]
     named = list(dict.fromkeys(source for _, _, source in mentions))
     tokens = tuple(tokenizer.tokens(question))
     focuses = []
@@ -185,6 +130,9 @@ def parse_query(
         dates.append(day)
     if dates:
         focuses.append(Focus(tokens, dates=tuple(dates)))
+    periods = question_periods(question, today or datetime.now(UTC).date())
+    if periods:
+        focuses.append(Focus(tokens, periods=periods))
     return ParsedQuery(
         question,
         tokens,
@@ -192,7 +140,7 @@ def parse_query(
         tuple(dates),
         tuple(focuses),
         question_clauses(question, tokenizer),
-        unindexed_outlets(question, known_sources),
+        periods,
     )
 
 
@@ -201,6 +149,13 @@ def day_window(day: date) -> tuple[datetime, datetime]:
     dated around what they report. OverflowError at the ends of the calendar."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(days=1)
     return start, start + timedelta(days=3)
+
+
+def period_window(period: Period) -> tuple[datetime, datetime]:
+    """The UTC span of reports about a period: its days and the day after."""
+    start = datetime(period.first.year, period.first.month, period.first.day, tzinfo=UTC)
+    last = datetime(period.last.year, period.last.month, period.last.day, tzinfo=UTC)
+    return start, last + timedelta(days=2)
 
 
 _CLAUSE_BREAK = re.compile(r"[,;]|\b(?:and|while|whereas|but|as well as)\b", re.IGNORECASE)
@@ -309,6 +264,14 @@ class HybridRetriever:
                 mask[np.flatnonzero(known)[sub]] = True
         return mask
 
+    def _period_mask(self, periods: Sequence[Period]) -> np.ndarray:
+        ts = self.snapshot.published_ts
+        mask = np.zeros(len(ts), dtype=bool)
+        known = np.isfinite(ts)
+        for start, end in map(period_window, periods):
+            mask |= known & (ts >= start.timestamp()) & (ts < end.timestamp())
+        return mask
+
     def _lists(
         self,
         tokens: Sequence[str],
@@ -367,7 +330,12 @@ class HybridRetriever:
         # Narrowed lists for each outlet and day the question names.
         narrowed: list[tuple[Ranked | None, Ranked | None]] = []
         for focus in query.focuses:
-            mask = snap.source_mask([focus.source]) if focus.source else self._day_mask(focus.dates)
+            if focus.source:
+                mask = snap.source_mask([focus.source])
+            elif focus.periods:
+                mask = self._period_mask(focus.periods)
+            else:
+                mask = self._day_mask(focus.dates)
             if base is not None:
                 mask &= base
             if mask.any():

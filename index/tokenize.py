@@ -166,6 +166,13 @@ STOP_WORDS: frozenset[str] = frozenset(
 _WORD = re.compile(r"[^\W_]+(?:[-'’.,][^\W_]+)*")
 _POSSESSIVE = re.compile(r"['’]s$")
 _NUMBER = re.compile(r"^\d[\d,.]*$")
+# "May" the month, which a date or a preposition of time gives away: "in May", "May 5",
+# "early May", "5 May", "May 2024". Elsewhere "may" is the verb, a stop word.
+_MONTH_MAY = re.compile(
+    r"(?:\b(?:in|of|early|late|mid|since|until|by|through|from|last|next|this|during)\s+"
+    r"|\d(?:st|nd|rd|th)?\s+|\bmid-)(?P<after>may)\b(?!-)"
+    r"|\b(?P<before>may)(?=,?\s+\d)"
+)
 
 
 @lru_cache(maxsize=1)
@@ -188,7 +195,20 @@ class NewsTokenizer:
     def tokens(self, text: str) -> list[str]:
         out: list[str] = []
         cache = self._cache
-        for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
+        folded = unicodedata.normalize("NFKC", text).casefold()
+        months = (
+            {
+                m.start("after") if m["after"] else m.start("before")
+                for m in _MONTH_MAY.finditer(folded)
+            }
+            if "may" in folded
+            else ()
+        )
+        for match in _WORD.finditer(folded):
+            word = match.group()
+            if months and match.start() in months:
+                out.append("may")  # the month: a stop word only as the verb
+                continue
             tokens = cache.get(word)
             if tokens is None:
                 tokens = tuple(self._word_tokens(word))

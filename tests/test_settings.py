@@ -148,7 +148,7 @@ def test_the_token_is_read_under_either_name_and_newsbot_wins(monkeypatch, tmp_p
 
 def test_fitted_constants_are_not_settings(monkeypatch):
     """Ranking constants are measured, not turned: no variable reaches them."""
-    fitted = ("bm25_k1", "bm25_b", "dense_weight", "rrf_k", "rerank_depth", "abstain_threshold")
+    fitted = ("bm25_k1", "bm25_b", "dense_weight", "rrf_k", "rerank_depth", "sentence_weight")
     for name in fitted:
         monkeypatch.setenv(f"NEWSBOT_{name.upper()}", "1")
         monkeypatch.setenv(f"NEWSBOT_ENGINE_{name.upper()}", "1")

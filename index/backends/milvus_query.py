@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from index.backends.milvus_schema import UNKNOWN_PUBLISHED
-from index.retrieve import ANY_YEAR, Filters, Focus, day_window
+from index.retrieve import ANY_YEAR, Filters, Focus, day_window, period_window
 
 NOTHING = "id < 0"  # a filter no passage passes (ids start at 1)
 
@@ -78,9 +78,15 @@ def _day_expr(day: date) -> str:
 
 
 def focus_expr(focus: Focus, known_sources: Sequence[str]) -> str:
-    """The passages one named outlet or the named days select."""
+    """The passages one named outlet, the named days or the named periods select."""
     if focus.source:
         return sources_expr(matching_sources([focus.source], known_sources))
+    if focus.periods:
+        spans = [period_window(p) for p in focus.periods]
+        return " or ".join(
+            f"(published >= {int(a.timestamp())} and published < {int(b.timestamp())})"
+            for a, b in spans
+        )
     if not focus.dates:
         return NOTHING
     return " or ".join(_day_expr(d) for d in focus.dates)

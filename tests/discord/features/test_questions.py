@@ -208,7 +208,7 @@ async def test_thread_follow_up_uses_the_conversation(fake, bot) -> None:
     await fake.dispatch("MESSAGE_CREATE", fake.message_payload("", channel_id=tid))
     # A reply that pings the bot carries its text: the follow-up is about the same event.
     follow = fake.message_payload(
-        "and where is it held?",
+        "and where will it take place?",
         channel_id=tid,
         mentions=[fake.bot_user],
         message_reference={"message_id": first.response["id"]},
@@ -222,7 +222,7 @@ async def test_thread_follow_up_uses_the_conversation(fake, bot) -> None:
     assert len(fake.requests_to("POST", f"/channels/{tid}/messages", since=mark)) == 1
 
     # The thread's memory is the thread's: the same follow-up in the channel has no context.
-    _, elsewhere = await mention(fake, "and where is it held?")
+    _, elsewhere = await mention(fake, "and where will it take place?")
     assert NOT_ANSWERED in embed_text(elsewhere.json)
 
 

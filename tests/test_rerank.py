@@ -1,6 +1,4 @@
-"""Question kinds, the answering words inside a sentence, and answer confidence.
-
-Choosing and slicing quotes is tested end to end through the Engine (test_engine.py)."""
+"""Rerank: passages reordered by their best sentence, part slots and article shares."""
 
 from __future__ import annotations
 
@@ -11,138 +9,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from index.model import ConfidenceSignals, Passage, RetrievedPassage, Span, StoredArticle
-from index.quote import (
+from index.model import Passage, RetrievedPassage, Span, StoredArticle
+from index.rerank import (
     ArticleWeights,
-    ConfidenceWeights,
-    answer_confidence,
     article_features,
-    classify_question,
-    find_answer_words,
     headline_free_coverage,
     rank_by_article_share,
-    rank_sentences,
     rerank_by_best_sentence,
     reserve_part_slots,
-    sentence_units,
 )
+from index.sentences import SENTENCE_FEATURES, SentenceContext, sentence_features, sentence_units
 from index.tokenize import NewsTokenizer
 
 NOW = datetime(2023, 5, 10, tzinfo=UTC)
-
-SHANGRI = (
-    "Defense ministers from Japan and South Korea are separately arranging to meet on the "
-    "sidelines of the IISS Shangri-La Dialogue to be held in Singapore from June 2 to 4, in "
-    "what would be the first such meeting since November 2019."
-)
-MATSUNO = (
-    "The Japanese government’s top spokesman, Hirokazu Matsuno, said no decision has been "
-    "made yet on the planned agreement, without elaborating."
-)
-
-
-@pytest.mark.parametrize(
-    "question, kind",
-    [
-        ("When is the Shangri-La Dialogue?", "when"),
-        ("What date is the summit?", "when"),
-        ("what year did the talks start?", "when"),
-        ("And when is it?", "when"),
-        ("Since when is he minister?", "when"),
-        ("Where will the summit be held?", "where"),
-        ("and where is it held?", "where"),
-        ("Who is the Japanese government's top spokesman?", "who"),
-        ("Whose radar systems are linked?", "who"),
-        ("How many countries are in talks?", "how_many"),
-        ("How much did the bridge cost?", "how_much"),
-        ("Which country hosts the dialogue?", "which"),
-        ("What is the price of bitcoin?", "which"),
-        ("Is the deal done?", "yes_no"),
-        ("Did Japan agree?", "yes_no"),
-        ("Tell me about Japan", "other"),
-    ],
-)
-def test_classify_question(question, kind):
-    assert classify_question(question) == kind
-
-
-def _answer(sentence: str, kind, question: str) -> str | None:
-    span = find_answer_words(sentence, kind, question)
-    return None if span is None else sentence[span.start : span.end]
-
-
-@pytest.mark.parametrize(
-    "sentence, kind, question, expected",
-    [
-        (SHANGRI, "when", "When is the Shangri-La Dialogue?", "from June 2 to 4"),
-        ("The vote took place on November 18, 2023.", "when", "When?", "November 18, 2023"),
-        ("The vote took place on Nov. 18, 2023 in Paris.", "when", "When?", "Nov. 18, 2023"),
-        ("The meeting was held on 4 June 2023.", "when", "When?", "4 June 2023"),
-        ("Kishida met Yoon in Seoul on Sunday.", "when", "When did they meet?", "on Sunday"),
-        ("The talks began in 2019.", "when", "When did the talks begin?", "in 2019"),
-        ("The report comes out in late March.", "when", "When?", "late March"),
-        ("Nothing dated is said here.", "when", "When?", None),
-        (MATSUNO, "who", "Who is the Japanese government's top spokesman?", "Hirokazu Matsuno"),
-        (
-            "On Sunday, Prime Minister Fumio Kishida met President Yoon.",
-            "who",
-            "Who met Yoon?",
-            "Prime Minister Fumio Kishida",
-        ),
-        ("nobody is named in lower case text.", "who", "Who?", None),
-        (
-            "A spokesman said the three countries have been in talks.",
-            "how_many",
-            "How many countries are in talks?",
-            "three countries",
-        ),
-        (
-            "Police arrested 1,200 people in 2023.",
-            "how_many",
-            "How many people were arrested?",
-            "1,200 people",
-        ),
-        ("The deal is worth $4.5 billion.", "how_much", "How much is it worth?", "$4.5 billion"),
-        (
-            "The summit will be held in Singapore in early June.",
-            "where",
-            "Where will the summit be held?",
-            "Singapore",
-        ),
-        ("Kishida met Yoon in Seoul on Sunday.", "where", "Where did they meet?", "Seoul"),
-        # A place the question already names is not the answer.
-        ("They met in Seoul on Sunday.", "where", "Where in Seoul did they meet?", None),
-    ],
-)
-def test_find_answer_words(sentence, kind, question, expected):
-    assert _answer(sentence, kind, question) == expected
-
-
-def _confidence(cosine: float, coverage: float, second: float = 0.0, unindexed: int = 0) -> float:
-    return answer_confidence(ConfidenceSignals(cosine, coverage, second, unindexed))
-
-
-def test_answer_confidence_rises_with_similarity_and_coverage():
-    low, mid, high = _confidence(0.1, 0.0), _confidence(0.5, 0.5), _confidence(0.8, 1.0)
-    assert 0 < low < mid < high < 1
-    assert low < 0.5 < high
-
-
-def test_a_second_reporting_article_raises_and_an_unindexed_outlet_lowers_confidence():
-    base = _confidence(0.5, 0.5)
-    assert _confidence(0.5, 0.5, second=0.5) > base
-    assert _confidence(0.5, 0.5, unindexed=1) < base
-    # A strong match still answers when the question also cites an outlet we lack...
-    assert _confidence(0.8, 1.0, second=0.8, unindexed=1) > 0.5
-    # ...and weights are applied per signal, so zero weights give the bias alone.
-    flat = ConfidenceWeights(0.0, 0.0, 0.0, 0.0, bias=0.0)
-    assert answer_confidence(ConfidenceSignals(0.9, 0.9, 0.9, 3), flat) == 0.5
-
-
-def test_confidence_of_a_question_citing_very_many_unindexed_outlets_is_zero_not_overflow():
-    # quote.py answer_confidence: math.exp(-z) overflowed once z < -709 (~130 outlets).
-    assert _confidence(0.9, 1.0, unindexed=140) == pytest.approx(0.0, abs=1e-12)
-    assert _confidence(0.9, 1.0, unindexed=10**6) >= 0.0
 
 
 def _flat_idf(tokens: Sequence[str]) -> dict[str, float]:
@@ -195,13 +74,15 @@ def test_coverage_counts_only_the_question_words_the_headline_lacks():
     lead = _retrieved(1, "The harbour ferry sails daily from the quay.", 0.05, "Harbour ferry news")
     answer = _retrieved(2, "Fog delayed it on Monday morning.", 0.04, "Harbour ferry news")
     passages = [lead, answer]
-    units = sentence_units(passages, tok, "which", question)
+    units = sentence_units(passages, tok, "what", question)
     (coverage,) = headline_free_coverage(passages, units, [tok.tokens(question)], _flat_idf, tok)
     # The headline holds "harbour" and "ferry": the rest is "quay", "delay" and "fog".
     assert coverage == {0: pytest.approx(1 / 3), 1: pytest.approx(2 / 3)}
     # Whole-question coverage would have preferred the lead (harbour + ferry > fog + delay).
-    ranked = rank_sentences(units, tok.tokens(question), _flat_idf)
-    whole = {c.unit.passage_index: c.coverage for c in ranked}
+    rows = sentence_features(
+        units, passages, context=SentenceContext(tok.tokens(question)), idf=_flat_idf, tokenizer=tok
+    )
+    whole = rows[:, SENTENCE_FEATURES.index("coverage")]
     assert whole[0] > whole[1]
 
 
@@ -311,7 +192,7 @@ def test_rerank_by_article_share_brings_in_the_named_outlets_article():
     rail = _retrieved(3, "The rail strike began on Monday.", 0.048, "Rail news")
     rail = RetrievedPassage(rail.passage, replace(rail.article, source="Rail Times"), rail.score)
     passages = [lead, more, rail]
-    units = sentence_units(passages, NewsTokenizer(), "which", "")
+    units = sentence_units(passages, NewsTokenizer(), "what", "")
     kept, _ = rerank_by_best_sentence(passages, units, {}, 0.0, 2)
     assert [rp.passage.id for rp in kept] == [1, 2]
     kept, renumbered = rerank_by_best_sentence(
