@@ -88,10 +88,19 @@ def summarize(rows: list[dict]) -> str:
     lines = [
         f"{len(rows)} questions: {len(answerable)} answerable, "
         f"{len(rows) - len(answerable)} unanswerable",
-        "kinds: " + ", ".join(f"{k} {n}" for k, n in Counter(r["question_type"] for r in rows).items()),
+        "kinds: "
+        + ", ".join(f"{k} {n}" for k, n in Counter(r["question_type"] for r in rows).items()),
         "unanswerable: "
-        + ", ".join(f"{k} {n}" for k, n in Counter(r.get("unanswerable_kind") for r in rows if not r.get("answerable")).items()),
-        "tags: " + ", ".join(f"{k} {n}" for k, n in Counter(t for r in rows for t in r.get("tags", [])).items()),
+        + ", ".join(
+            f"{k} {n}"
+            for k, n in Counter(
+                r.get("unanswerable_kind") for r in rows if not r.get("answerable")
+            ).items()
+        ),
+        "tags: "
+        + ", ".join(
+            f"{k} {n}" for k, n in Counter(t for r in rows for t in r.get("tags", [])).items()
+        ),
         f"4-12 words: {sum(4 <= w <= 12 for w in words) / max(len(words), 1):.2f}; "
         f"lowercase without '?': "
         f"{sum(r['question'] == r['question'].lower() and '?' not in r['question'] for r in rows) / max(len(rows), 1):.2f}",

@@ -7,7 +7,7 @@ latency at 100k passages.
 Both parts start their own Milvus Lite server on a free loopback port (``--uri`` uses a
 running Milvus instead). ``eval`` ingests ``newsqa-corpus.jsonl`` once into a cached local
 data directory, then answers every dev question on each backend over that same store, with
-the metrics of ``index/evaluate.py``; besides the backends it runs the Milvus backend with
+the metrics of ``bot/eval/harness.py``; besides the backends it runs the Milvus backend with
 the two idf fallbacks a large corpus would use (a sampled table, a constant), to show what
 they cost in quotes. ``latency`` copies the synthetic 100k-passage corpus of ``corpus.py``
 (random vectors), times the migration into Milvus, then the same questions on each backend.
@@ -31,11 +31,11 @@ sys.path.insert(0, str(REPO))  # tests.support.milvus_server: the same server th
 
 from corpus import CACHE_ROOT, CORPUS_PATH, QUESTIONS_PATH, CorpusSpec, log, questions  # noqa: E402
 
+from bot.eval.harness import load_questions, run_eval  # noqa: E402
 from index.backends import store_idf  # noqa: E402
 from index.config import EngineConfig  # noqa: E402
 from index.dense import Encoder  # noqa: E402
 from index.engine import Engine  # noqa: E402
-from index.evaluate import load_questions, run_eval  # noqa: E402
 
 RESULTS_DIR = REPO / "bench" / "results"
 # Milvus has no phrase columns or window vectors: the local engine leaves both off, like for like.

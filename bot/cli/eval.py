@@ -1,6 +1,6 @@
 """``newsbot eval``: measure retrieval, quoting and abstention on a question set.
 
-The harness itself is ``index.evaluate``; this module runs it over an engine and writes the
+The harness itself is ``bot.eval.harness``; this module runs it over an engine and writes the
 reports.
 """
 
@@ -39,8 +39,8 @@ from index.errors import NewsbotError
 from index.model import Answer, SkippedItem
 
 if TYPE_CHECKING:
+    from bot.eval.harness import EvalQuestion, EvalReport, QuestionResult
     from index.engine import Engine
-    from index.evaluate import EvalQuestion, EvalReport, QuestionResult
     from index.retrieve import RetrieverKind
 
 
@@ -65,7 +65,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def parse_retrievers(value: str) -> list[RetrieverKind]:
     """``bm25,dense`` -> ["bm25", "dense"], in the given order, without repeats."""
-    from index.evaluate import RETRIEVERS
+    from bot.eval.harness import RETRIEVERS
 
     names = list(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
     unknown = [n for n in names if n not in RETRIEVERS]
@@ -151,7 +151,7 @@ def _answer(
             progress.update(task, advance=1, description=f"answering ({result.retriever})")
             _log_progress("answered", int(progress.tasks[0].completed), progress.tasks[0].total)
 
-        from index.evaluate import run_eval
+        from bot.eval.harness import run_eval
 
         return run_eval(engine, questions, retrievers, progress=on_answer)
 
@@ -167,6 +167,9 @@ def _print_summary(summary: dict[str, dict[str, Any]]) -> None:
         ("QHit", "quote_hit_rate"),
         ("QPrec", "quote_precision"),
         ("AnsInQ", "answer_in_quote_rate"),
+        ("1stQ", "answer_first_rate"),
+        ("AnyQ", "answer_any_rate"),
+        ("HiLi", "highlight_rate"),
         ("FAbst", "false_abstention_rate"),
         ("Abst", "abstention_rate"),
         ("p50ms", "latency_ms_p50"),
@@ -183,8 +186,12 @@ def _print_summary(summary: dict[str, dict[str, Any]]) -> None:
             cells.append("-" if v is None else f"{v:.0f}" if key.startswith("lat") else f"{v:.3f}")
         table.add_row(retriever, *cells)
     # Piped output defaults to 80 columns, too narrow for the row: widen rather than elide.
-    console = out if out.width >= 110 else Console(width=110, highlight=False)
+    console = out if out.width >= 130 else Console(width=130, highlight=False)
     console.print(table)
+    for retriever, groups in summary.items():
+        if kinds := groups["all"]["abstention_by_kind"]:
+            cells = ", ".join(f"{k} {v:.3f}" for k, v in kinds.items())
+            console.print(f"{retriever} abstention by kind: {cells}", markup=False)
 
 
 def eval_command(
@@ -211,8 +218,8 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions")] = None,
 ) -> None:
     """Score retrieval (Hits@k, MRR, evidence recall), quotes and abstention on a question set."""
-    from bot.cli.eval_report import markdown_report, plot_hits_at_k  # matplotlib: only when used
-    from index.evaluate import RETRIEVERS, load_questions
+    from bot.eval.harness import RETRIEVERS, load_questions
+    from bot.eval.report import markdown_report, plot_hits_at_k  # matplotlib: only when used
 
     settings = settings_of(ctx)
     kinds = parse_retrievers(retrievers or ",".join(RETRIEVERS))

@@ -23,6 +23,9 @@ _QUOTING = (
     ("quote precision", "quote_precision"),
     ("answer in quote", "answer_in_quote_rate"),
     ("answer checked", "answer_in_quote_n"),
+    ("answer in 1st quote", "answer_first_rate"),
+    ("answer in any quote", "answer_any_rate"),
+    ("highlight on answer", "highlight_rate"),
     ("false abstention", "false_abstention_rate"),
     ("abstention (unanswerable)", "abstention_rate"),
 )

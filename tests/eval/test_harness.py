@@ -13,9 +13,7 @@ from typer.testing import CliRunner
 
 import bot.cli.common
 from bot.cli import app
-from index.engine import Engine
-from index.errors import SourceError
-from index.evaluate import (
+from bot.eval.harness import (
     EvalQuestion,
     QuestionResult,
     answer_in_quote,
@@ -30,6 +28,8 @@ from index.evaluate import (
     score_answer,
     summarize,
 )
+from index.engine import Engine
+from index.errors import SourceError
 from index.model import Answer, Passage, Quote, RetrievedPassage, StoredArticle
 
 FACT = "The council approved the budget on Tuesday."
@@ -161,18 +161,22 @@ def _record(
     latency: float = 10.0,
 ) -> QuestionResult:
     return QuestionResult(
-        qid,
-        retriever,
-        qtype,
-        answerable,
-        abstained,
-        hits,
-        (1.0 if any(hits) else 0.0) if answerable else None,
-        quotes,
-        with_fact,
-        aiq,
-        latency,
-        latency + 1,
+        qid=qid,
+        retriever=retriever,
+        question_type=qtype,
+        answerable=answerable,
+        abstained=abstained,
+        unanswerable_kind=None,
+        hits=hits,
+        evidence_recall=(1.0 if any(hits) else 0.0) if answerable else None,
+        quotes=quotes,
+        quotes_with_fact=with_fact,
+        answer_in_quote=aiq,
+        answer_first=aiq,
+        answer_any=aiq,
+        highlight_on_answer=None,
+        latency_ms=latency,
+        wall_ms=latency + 1,
     )
 
 
@@ -348,7 +352,7 @@ def test_newsbot_eval_end_to_end(tmp_path: Path, eval_files: tuple[Path, Path]) 
     assert {(a["id"], a["retriever"]) for a in answers} == {
         (q["id"], r) for q in QUESTIONS for r in ("bm25", "dense", "hybrid")
     }
-    # Recompute Hits@1 from the dumped answers, independently of index.evaluate.
+    # Recompute Hits@1 from the dumped answers, independently of bot.eval.harness.
     gold = {q["id"]: q["evidence"] for q in QUESTIONS if q["answerable"]}
     for retriever in ("bm25", "dense", "hybrid"):
         firsts = [
@@ -393,7 +397,7 @@ def _eval_bm25(tmp_path: Path, corpus: Path, rows: list[dict]) -> Path:
 def test_newsbot_eval_keeps_a_question_id_of_0(
     tmp_path: Path, eval_files: tuple[Path, Path]
 ) -> None:
-    # evaluate.py: `id or f"line-{n}"` renamed question 0 "line-1".
+    # harness.py: `id or f"line-{n}"` renamed question 0 "line-1".
     rows = [{**QUESTIONS[0], "id": 0}, {**QUESTIONS[2], "id": ""}, {**QUESTIONS[1], "id": None}]
     out = _eval_bm25(tmp_path, eval_files[0], rows)
     dumped = (tmp_path / "answers.jsonl").read_text(encoding="utf-8").splitlines()
@@ -405,7 +409,7 @@ def test_newsbot_eval_keeps_a_question_id_of_0(
 def test_newsbot_eval_escapes_pipes_in_report_tables(
     tmp_path: Path, eval_files: tuple[Path, Path]
 ) -> None:
-    # eval_report.py: a "|" in a question type split its Markdown table row into extra cells.
+    # report.py: a "|" in a question type split its Markdown table row into extra cells.
     rows = [{**QUESTIONS[0], "question_type": "a|b"}, {**QUESTIONS[2], "question_type": "c\\|d"}]
     markdown = (_eval_bm25(tmp_path, eval_files[0], rows) / "report.md").read_text("utf-8")
     assert "| bm25 | a\\|b | 1 |" in markdown and "| bm25 | c\\\\\\|d | 1 |" in markdown

@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,10 @@ class EvalQuestion:
     answerable: bool
     question_type: str
     evidence: tuple[str, ...]
+    # The day the question is asked: what "yesterday" or "latest" mean (None: the run's day).
+    asked_on: date | None = None
+    # Why an unanswerable question is (off_topic, out_of_period, near_miss, ...), if said.
+    unanswerable_kind: str | None = None
 
 
 def load_questions(path: Path) -> tuple[list[EvalQuestion], list[SkippedItem]]:
@@ -208,6 +213,11 @@ def _question(line: str, origin: str, lineno: int) -> EvalQuestion | SkippedItem
         return SkippedItem(origin, "answerable question without evidence: nothing to score")
     answer = obj.get("answer")
     qid = obj.get("id")  # 0 and "" are ids too: only a missing or null one is not
+    try:
+        asked_on = date.fromisoformat(obj["asked_on"]) if obj.get("asked_on") else None
+    except (TypeError, ValueError):
+        return SkippedItem(origin, "'asked_on' must be a YYYY-MM-DD date")
+    kind = obj.get("unanswerable_kind")
     return EvalQuestion(
         id=f"line-{lineno}" if qid is None else str(qid),
         question=question.strip(),
@@ -215,6 +225,8 @@ def _question(line: str, origin: str, lineno: int) -> EvalQuestion | SkippedItem
         answerable=answerable,
         question_type=str(obj.get("question_type") or "unknown"),
         evidence=tuple(evidence),
+        asked_on=asked_on,
+        unanswerable_kind=str(kind) if kind and not answerable else None,
     )
 
 
@@ -230,11 +242,17 @@ class QuestionResult:
     question_type: str
     answerable: bool
     abstained: bool
+    unanswerable_kind: str | None
     hits: tuple[bool, ...]  # top-k passages, rank order
     evidence_recall: float | None
     quotes: int
     quotes_with_fact: int
     answer_in_quote: bool | None
+    # The gold answer span in the first quote / in any quote, and the first quote's
+    # highlight on it (None: no span answer to look for).
+    answer_first: bool | None
+    answer_any: bool | None
+    highlight_on_answer: bool | None
     latency_ms: float  # the engine's own timings_ms["total"]
     wall_ms: float  # measured around the call
 
@@ -252,14 +270,49 @@ def score_answer(
         question_type=question.question_type,
         answerable=question.answerable,
         abstained=answer.abstained,
+        unanswerable_kind=question.unanswerable_kind,
         hits=tuple(passage_hits(passages, facts)),
         evidence_recall=evidence_recall(passages, facts) if question.answerable else None,
         quotes=qh.total,
         quotes_with_fact=qh.matched,
         answer_in_quote=answer_in_quote(question.answer, quotes) if question.answerable else None,
+        **_span_scores(question, answer),
         latency_ms=float(answer.timings_ms.get("total", 0.0)),
         wall_ms=wall_ms,
     )
+
+
+def answer_spans(answer: str, text: str) -> list[tuple[int, int]]:
+    """Where ``answer`` occurs in ``text``, case-insensitively and whatever the spacing."""
+    words = answer.split()
+    if not words:
+        return []
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    return [(m.start(), m.end()) for m in re.finditer(pattern, text, re.IGNORECASE)]
+
+
+def span_answer(answer: str) -> bool:
+    """A gold answer worth finding verbatim: a span of at most 12 words, not yes/no."""
+    words = answer.split()
+    return 0 < len(words) <= 12 and answer.strip().strip(".!?").casefold() not in NON_SPAN_ANSWERS
+
+
+def _span_scores(question: EvalQuestion, answer: Answer) -> dict[str, bool | None]:
+    if not question.answerable or not span_answer(question.answer):
+        return {"answer_first": None, "answer_any": None, "highlight_on_answer": None}
+    texts = [first_words(q.text, QUOTE_WORD_CAP) for q in answer.quotes]
+    found = [answer_spans(question.answer, t) for t in texts]
+    highlight = False
+    if answer.quotes and answer.quotes[0].highlight_start is not None:
+        first = answer.quotes[0]
+        start = first.highlight_start
+        end = start + len(first.highlight or "")
+        highlight = any(a < end and start < b for a, b in found[0])
+    return {
+        "answer_first": bool(found and found[0]),
+        "answer_any": any(found),
+        "highlight_on_answer": highlight,
+    }
 
 
 # -- aggregation ---------------------------------------------------------------------------
@@ -267,6 +320,11 @@ def score_answer(
 
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def _rate(flags: Sequence[bool | None]) -> float | None:
+    """The share of True among the flags that are not None (abstaining counts as False)."""
+    return _mean([1.0 if f else 0.0 for f in flags if f is not None])
 
 
 def metrics(records: Sequence[QuestionResult]) -> dict[str, Any]:
@@ -297,7 +355,16 @@ def metrics(records: Sequence[QuestionResult]) -> dict[str, Any]:
         "quotes": quotes,
         "answer_in_quote_rate": _mean([1.0 if r.answer_in_quote else 0.0 for r in checkable]),
         "answer_in_quote_n": len(checkable),
+        "answer_first_rate": _rate([r.answer_first for r in answerable]),
+        "answer_any_rate": _rate([r.answer_any for r in answerable]),
+        "highlight_rate": _rate([r.highlight_on_answer for r in answerable]),
         "abstention_rate": _mean([1.0 if r.abstained else 0.0 for r in unanswerable]),
+        "abstention_by_kind": {
+            kind: _mean(
+                [1.0 if r.abstained else 0.0 for r in unanswerable if r.unanswerable_kind == kind]
+            )
+            for kind in sorted({r.unanswerable_kind for r in unanswerable if r.unanswerable_kind})
+        },
         "false_abstention_rate": _mean([1.0 if r.abstained else 0.0 for r in answerable]),
         "latency_ms_p50": percentile(latency, 50),
         "latency_ms_p95": percentile(latency, 95),
@@ -379,7 +446,9 @@ def run_eval(
     for question in questions:
         for kind in retrievers:
             t0 = time.perf_counter()
-            answer = engine.quote_answer(question.question, retriever=kind, qid=question.id)
+            answer = engine.quote_answer(
+                question.question, retriever=kind, qid=question.id, today=question.asked_on
+            )
             wall_ms = (time.perf_counter() - t0) * 1000
             result = score_answer(question, answer, kind, wall_ms)
             report.records.append(result)
