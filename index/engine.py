@@ -372,19 +372,7 @@ class Engine:
         if d.signals is not None:
             confidence = answer_confidence(d.signals, model)
         if confidence is not None and confidence >= threshold:
-            margin = 0.0 if d.parsed.periods or d.parsed.dates else self.answer_model.recency_margin
-            quotes = tuple(
-                select_quotes(
-                    newest_first(d.ranked, d.passages, margin),
-                    d.focus_ranked,
-                    d.passages,
-                    kind=d.kind,
-                    question=question,
-                    max_quotes=self.config.max_quotes,
-                    relative_share=self.config.quote_share,
-                    context=self.config.quote_context,
-                )
-            )
+            quotes = self._quotes(d)
         timings = {**d.timings_ms, "quote": d.timings_ms.get("quote", 0.0)}
         timings["quote"] += (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - t_start) * 1000
@@ -403,6 +391,23 @@ class Engine:
                 **common,
             )
         return Answer(question, quotes, tuple(d.passages), timings, **common)
+
+    def _quotes(self, d: Deliberation) -> tuple[Quote, ...]:
+        """The quotes of a deliberation the decision answers: newest report first unless the
+        question names a time."""
+        margin = 0.0 if d.parsed.periods or d.parsed.dates else self.answer_model.recency_margin
+        return tuple(
+            select_quotes(
+                newest_first(d.ranked, d.passages, margin),
+                d.focus_ranked,
+                d.passages,
+                kind=d.kind,
+                question=d.question,
+                max_quotes=self.config.max_quotes,
+                relative_share=self.config.quote_share,
+                context=self.config.quote_context,
+            )
+        )
 
     def deliberate(
         self,

@@ -120,7 +120,9 @@ async def serve(settings: Settings, token: str, *, engine: Engine | None = None)
         if start_health is not None:
             runner = await start_health(settings, health, metrics)
         if engine is None:
-            engine = await asyncio.to_thread(Engine, settings.engine_config().for_many_questions())
+            # The default config compiles BM25's numba kernels only for a large index: a few
+            # seconds of compiling would delay readiness for a few milliseconds a question.
+            engine = await asyncio.to_thread(Engine, settings.engine_config())
         bot: NewsBot | None = None
         try:
             stats = await asyncio.to_thread(engine.stats)
