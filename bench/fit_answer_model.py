@@ -17,8 +17,8 @@ questions held out in turn:
 3. the typed margin: how far below the best a sentence holding the kind of thing asked for
    (a date for "when" ...) may score and still go first (``TYPED_MARGINS``, the most held-out
    first-sentence hits that cost no set over ``MARGIN_COST``);
-4. the recency margin: the widest (of a few) that costs no set over ``MARGIN_COST`` of its
-   held-out first-sentence hits.
+4. the recency margin: of a few, the one with the most held-out first-sentence hits that
+   costs no set over ``MARGIN_COST``.
 
 Prints a table per set and writes the model with what it was fitted on and its held-out
 scores; ``--out`` defaults to the shipped file.
@@ -46,12 +46,11 @@ from index.confidence import CONFIDENCE_FEATURES
 from index.config import EngineConfig
 from index.engine import Deliberation, Engine
 from index.fitted import FORMAT, AnswerModel, LinearModel
-from index.quote import newest_first
-from index.sentences import SENTENCE_FEATURES, choose_sentences, typed_first
+from index.sentences import SENTENCE_FEATURES, choose_sentences, first_choice
 
 FOLDS = 5
 MAX_FALSE_ABSTENTION = 0.05
-MARGINS = (0.0, 0.25, 0.5, 1.0)
+MARGINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # What newest-first may cost a set's held-out first-sentence hits: a third of the noise of a
 # rate over ~300 questions.
 MARGIN_COST = 0.01
@@ -62,6 +61,12 @@ _SPACE = re.compile(r"\s+")
 
 def _key(text: str) -> str:
     return _SPACE.sub("", text).casefold()
+
+
+@dataclass(frozen=True)
+class Margins:
+    typed: float = 0.0
+    recency: float = 0.0
 
 
 @dataclass
@@ -141,36 +146,46 @@ def fit_sentence_model(cases: list[Case]) -> LinearModel:
     return _linear(SENTENCE_FEATURES, w, b)
 
 
-def rescored(engine: Engine, c: Case, model: LinearModel, typed_margin: float) -> Deliberation:
-    """The case's deliberation with its sentences ranked, and signals taken, by ``model``."""
-    ranked = typed_first(choose_sentences(c.d.units, c.d.features, model), c.d.kind, typed_margin)
+def rescored(engine: Engine, c: Case, model: LinearModel, margins: Margins) -> Deliberation:
+    """The case's deliberation with its sentences ranked by ``model`` and ordered as the
+    engine quotes them, and its signals taken again."""
+    recency = 0.0 if c.d.parsed.periods or c.d.parsed.dates or is_long(c) else margins.recency
+    ranked = first_choice(
+        choose_sentences(c.d.units, c.d.features, model),
+        c.d.passages,
+        kind=c.d.kind,
+        recency_margin=recency,
+        typed_margin=margins.typed,
+    )
     d = replace(c.d, ranked=ranked)
     return replace(d, signals=engine.signals(d))
 
 
-def first_hit(c: Case, d: Deliberation, margin: float) -> bool:
+def first_hit(c: Case, d: Deliberation) -> bool:
     if not d.ranked:
         return False
-    dated = d.parsed.periods or d.parsed.dates
-    order = newest_first(d.ranked, d.passages, 0.0 if dated else margin)
     index = {id(u): i for i, u in enumerate(d.units)}
-    return bool(c.labels[index[id(order[0].unit)]])
+    return bool(c.labels[index[id(d.ranked[0].unit)]])
 
 
-def choose_typed_margin(engine: Engine, cases: list[Case]) -> float:
-    """The margin of ``TYPED_MARGINS`` with the most held-out first-sentence hits over the
-    sets, among those that cost no set over ``MARGIN_COST``."""
+def first_hit_rates(engine: Engine, cases: list[Case], margins: Margins) -> dict[str, float]:
     answerable = [c for c in cases if c.question.answerable]
-    rates = {}
-    for m in TYPED_MARGINS:
-        held = held_out_sentences(engine, answerable, m)
-        hits: dict[str, list[bool]] = {}
-        for i, c in enumerate(answerable):
-            hits.setdefault(c.set_name, []).append(first_hit(c, held[i], 0.0))
-        rates[m] = {n: float(np.mean(v)) for n, v in hits.items()}
-    base = rates[0.0]
-    fair = [m for m in TYPED_MARGINS if all(rates[m][n] >= base[n] - MARGIN_COST for n in base)]
-    return max(fair, key=lambda m: (sum(rates[m].values()), -m))
+    held = held_out_sentences(engine, answerable, margins)
+    hits: dict[str, list[bool]] = {}
+    for i, c in enumerate(answerable):
+        hits.setdefault(c.set_name, []).append(first_hit(c, held[i]))
+    return {n: round(float(np.mean(v)), 3) for n, v in hits.items()}
+
+
+def choose_margin(engine: Engine, cases: list[Case], trials: list[Margins]) -> Margins:
+    """Of ``trials`` (the first the baseline), the one with the most held-out first-sentence
+    hits over the sets, among those that cost no set over ``MARGIN_COST``."""
+    rates = {m: first_hit_rates(engine, cases, m) for m in trials}
+    for m, r in rates.items():
+        print(f"typed margin {m.typed}, recency margin {m.recency}: first-sentence hits {r}")
+    base = rates[trials[0]]
+    fair = [m for m in trials if all(rates[m][n] >= base[n] - MARGIN_COST for n in base)]
+    return max(fair, key=lambda m: (sum(rates[m].values()), -trials.index(m)))
 
 
 def signal_row(d: Deliberation) -> np.ndarray:
@@ -230,7 +245,7 @@ def thresholds(cases: list[Case], probs: np.ndarray) -> dict[bool, float]:
 
 
 def held_out_sentences(
-    engine: Engine, cases: list[Case], typed_margin: float
+    engine: Engine, cases: list[Case], margins: Margins
 ) -> dict[int, Deliberation]:
     """Per case, its deliberation rescored by a sentence model fitted without its fold."""
     held: dict[int, Deliberation] = {}
@@ -238,16 +253,16 @@ def held_out_sentences(
         model = fit_sentence_model([c for c in cases if c.fold != fold])
         for i, c in enumerate(cases):
             if c.fold == fold:
-                held[i] = rescored(engine, c, model, typed_margin)
+                held[i] = rescored(engine, c, model, margins)
     return held
 
 
 def held_out(
-    engine: Engine, cases: list[Case], typed_margin: float
+    engine: Engine, cases: list[Case], margins: Margins
 ) -> tuple[dict[int, Deliberation], np.ndarray]:
     """Per case, its held-out deliberation and its confidence from a confidence model
     fitted without its fold."""
-    held = held_out_sentences(engine, cases, typed_margin)
+    held = held_out_sentences(engine, cases, margins)
     probs = np.zeros(len(cases))
     for fold in range(FOLDS):
         train = [i for i, c in enumerate(cases) if c.fold != fold]
@@ -269,8 +284,7 @@ def scores(
     cases: list[Case],
     held: dict[int, Deliberation],
     probs: np.ndarray,
-    threshold: float,
-    margin: float,
+    threshold: dict[bool, float],
 ) -> dict[str, dict[str, float]]:
     out = {}
     for name in dict.fromkeys(c.set_name for c in cases):
@@ -282,14 +296,14 @@ def scores(
             "questions": len(idx),
             "answer_sentence_retrieved": round(len(labelled) / max(len(answerable), 1), 3),
             "first_sentence_hit": round(
-                float(np.mean([first_hit(cases[i], held[i], margin) for i in answerable])), 3
+                float(np.mean([first_hit(cases[i], held[i]) for i in answerable])), 3
             ),
             "coverage_first_hit": round(
                 float(
                     np.mean(
                         [
                             first_hit(
-                                cases[i], rescored(engine, cases[i], COVERAGE_ONLY, 0.0), margin
+                                cases[i], rescored(engine, cases[i], COVERAGE_ONLY, Margins())
                             )
                             for i in answerable
                         ]
@@ -351,21 +365,13 @@ def main() -> int:
             cases = collect(engine, sets, gold_urls)
             if args.cases:
                 args.cases.write_bytes(pickle.dumps(cases))
-        typed_margin = choose_typed_margin(engine, cases)
-        held, probs = held_out(engine, cases, typed_margin)
+        typed = choose_margin(engine, cases, [Margins(typed=m) for m in TYPED_MARGINS])
+        margins = choose_margin(engine, cases, [replace(typed, recency=m) for m in MARGINS])
+        held, probs = held_out(engine, cases, margins)
         threshold = thresholds(cases, probs)
-        base = {
-            n: v["first_sentence_hit"]
-            for n, v in scores(engine, cases, held, probs, threshold, 0.0).items()
-        }
-        margin = 0.0
-        for m in MARGINS[1:]:
-            trial = scores(engine, cases, held, probs, threshold, m)
-            if all(trial[n]["first_sentence_hit"] >= base[n] - MARGIN_COST for n in base):
-                margin = m
-        final = scores(engine, cases, held, probs, threshold, margin)
+        final = scores(engine, cases, held, probs, threshold)
         sentence = fit_sentence_model(cases)
-        final_held = {i: rescored(engine, c, sentence, typed_margin) for i, c in enumerate(cases)}
+        final_held = {i: rescored(engine, c, sentence, margins) for i, c in enumerate(cases)}
         confidence = fit_confidence(cases, final_held)
     data = {
         "format": FORMAT,
@@ -378,8 +384,8 @@ def main() -> int:
             },
         },
         "threshold": {"short": threshold[False], "long": threshold[True]},
-        "recency_margin": margin,
-        "typed_margin": typed_margin,
+        "recency_margin": margins.recency,
+        "typed_margin": margins.typed,
         "meta": {
             "written_by": "bench/fit_answer_model.py",
             "fitted": datetime.now(UTC).date().isoformat(),
@@ -397,7 +403,7 @@ def main() -> int:
         print(
             f"{name:<22} {v['questions']:>5} {v['answer_sentence_retrieved']:>13.3f} {v['first_sentence_hit']:>8.3f} {v['coverage_first_hit']:>12.3f} {v['false_abstention']:>11.3f} {abst:>6}"
         )
-    print(f"thresholds {threshold}, recency margin {margin}; wrote {args.out}")
+    print(f"thresholds {threshold}, margins {margins}; wrote {args.out}")
     return 0
 
 

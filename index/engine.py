@@ -33,8 +33,8 @@ from index.model import (
     SkippedItem,
     StoredArticle,
 )
-from index.question import QuestionKind, question_kind
-from index.quote import newest_first, select_quotes
+from index.question import QuestionKind, needs_context, question_kind
+from index.quote import select_quotes
 from index.rerank import ENTITY_KINDS, headline_free_coverage, rerank_by_best_sentence
 from index.retrieve import Filters, ParsedQuery, RetrieverKind, follow_up_text, parse_query
 from index.segment import PassageSpan, pack_passages, pack_spans
@@ -43,10 +43,10 @@ from index.sentences import (
     SentenceContext,
     SentenceUnit,
     choose_sentences,
+    first_choice,
     question_weights,
     sentence_features,
     sentence_units,
-    typed_first,
 )
 from index.sources import read_sources
 from index.sources.common import one_line
@@ -368,8 +368,10 @@ class Engine:
         t0 = time.perf_counter()
         confidence = None
         quotes: tuple[Quote, ...] = ()
-        model, threshold = self.answer_model.decision(len(set(d.parsed.tokens)))
-        if d.signals is not None:
+        own_words = len(set(d.parsed.tokens))
+        model, threshold = self.answer_model.decision(own_words)
+        dangling = not context and needs_context(question, own_words)
+        if d.signals is not None and not dangling:
             confidence = answer_confidence(d.signals, model)
         if confidence is not None and confidence >= threshold:
             quotes = self._quotes(d)
@@ -393,12 +395,11 @@ class Engine:
         return Answer(question, quotes, tuple(d.passages), timings, **common)
 
     def _quotes(self, d: Deliberation) -> tuple[Quote, ...]:
-        """The quotes of a deliberation the decision answers: newest report first unless the
-        question names a time."""
-        margin = 0.0 if d.parsed.periods or d.parsed.dates else self.answer_model.recency_margin
+        """The quotes of a deliberation the decision answers, in ``Deliberation.ranked``'s
+        order."""
         return tuple(
             select_quotes(
-                newest_first(d.ranked, d.passages, margin),
+                d.ranked,
                 d.focus_ranked,
                 d.passages,
                 kind=d.kind,
@@ -431,7 +432,11 @@ class Engine:
         timings["embed"] = (time.perf_counter() - t0) * 1000
         parsed = parse_query(search_text, self.tokenizer, self.backend.known_sources(), today=today)
         kind = question_kind(question)
-        rerank = bool(cfg.sentence_weight) and retriever == "hybrid"  # ablations stay pure
+        # Reranking by headline-free sentence coverage serves questions that describe their
+        # answer in several clauses; a short question often names its article's headline,
+        # and reranking it pushes that article down. Ablations stay pure.
+        long = len(set(parsed.tokens)) >= self.answer_model.long_from_words
+        rerank = bool(cfg.sentence_weight) and retriever == "hybrid" and long
         spread = rerank and cfg.article_temperature > 0 and kind in ENTITY_KINDS
         parsed = for_question_kind(parsed, cfg, kind, retriever)
         depth = cfg.top_k
@@ -455,6 +460,15 @@ class Engine:
         chosen.timings_ms["quote"] = (time.perf_counter() - t0) * 1000
         chosen = replace(chosen, max_cosine=max(hits.dense_scores.values(), default=0.0))
         return replace(chosen, signals=self.signals(chosen))
+
+    def recency_margin(self, parsed: ParsedQuery) -> float:
+        """How close a newer report must come to be quoted first: not at all when the question
+        names a time, or is long (a many-clause question's facts come from reports of any
+        date, and preferring the newest cost such questions their answers)."""
+        long = len(set(parsed.tokens)) >= self.answer_model.long_from_words
+        if parsed.periods or parsed.dates or long:
+            return 0.0
+        return self.answer_model.recency_margin
 
     def _rerank(
         self,
@@ -496,8 +510,13 @@ class Engine:
         features = sentence_features(
             units, passages, context=context, idf=idf, tokenizer=self.tokenizer
         )
-        margin = self.answer_model.typed_margin
-        ranked = typed_first(choose_sentences(units, features, model), kind, margin)
+        ranked = first_choice(
+            choose_sentences(units, features, model),
+            passages,
+            kind=kind,
+            recency_margin=self.recency_margin(parsed),
+            typed_margin=self.answer_model.typed_margin,
+        )
         focus_ranked = []
         for f in parsed.focuses:
             if not f.source:

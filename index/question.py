@@ -59,6 +59,15 @@ def question_kind(question: str) -> QuestionKind:
     return "what" if re.search(r"\b(?:what|which)\b", q) else "other"
 
 
+_FOLLOWS_ON = re.compile(r"^\W*(?:and|but|so|also|what about|how about)\b", re.IGNORECASE)
+
+
+def needs_context(question: str, own_words: int) -> bool:
+    """A follow-up that says almost nothing of its own ("and where is it held?", "what about
+    it?"): without the question it follows, any quote would answer a guess."""
+    return own_words <= 2 and bool(_FOLLOWS_ON.match(question))
+
+
 # -- times -----------------------------------------------------------------------------------
 
 

@@ -16,27 +16,6 @@ from index.sentences import Candidate, joined_sentences
 from index.timeref import resolve_relative_dates
 
 
-def newest_first(
-    ranked: Sequence[Candidate], passages: Sequence[RetrievedPassage], margin: float
-) -> list[Candidate]:
-    """``ranked`` with the newest report's best sentence first, among those whose logit is
-    within ``margin`` of the best: news repeats (an event every year, a story retold), and
-    when two reports answer about equally well the newer one is the answer now."""
-    if not ranked or margin <= 0:
-        return list(ranked)
-    floor = ranked[0].score - margin
-    close = [c for c in ranked if c.score >= floor]
-
-    def published(c: Candidate) -> float:
-        when = passages[c.unit.passage_index].article.published
-        return when.timestamp() if when else float("-inf")
-
-    newest = max(close, key=lambda c: (published(c), c.score))
-    if published(newest) <= published(ranked[0]):
-        return list(ranked)
-    return [newest, *(c for c in ranked if c is not newest)]
-
-
 def select_quotes(
     ranked: Sequence[Candidate],
     focus_ranked: Sequence[Sequence[Candidate]],

@@ -2,8 +2,8 @@
 
 Each quotable sentence gets a few signals that do not depend on how a question is worded:
 how much of the question it covers, whether it holds the kind of thing asked for, how rare
-the question words it shares are, where its passage ranks, how old its report is. A
-logistic regression over them, fitted by ``bench/fit_answer_model.py`` on chat-style and
+the question words it shares are, where its passage ranks, whether its report fits a time
+the question names. A logistic regression over them, fitted by ``bench/fit_answer_model.py`` on chat-style and
 benchmark questions with folds held out, scores every sentence.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 
@@ -34,9 +34,12 @@ SENTENCE_FEATURES = (
     "score",  # the passage's reranked score over the best one's
     "lead",  # the article's first sentence
     "short",  # under 8 words
-    "age",  # years older than the newest report among the candidates (at most 1)
     "period",  # 1 when the question names a time its report matches, -1 when it does not
 )
+
+
+# The signals of where a sentence's passage ranked, not of what the sentence says.
+PLACE_FEATURES = ("rank", "score")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,9 @@ class Candidate:
     unit: SentenceUnit
     score: float  # the sentence model's logit
     coverage: float
+    # The logit without its passage's place in the ranking: how well the sentence itself
+    # answers, to tell reports that answer about equally well.
+    evidence: float = 0.0
 
 
 def joined_sentences(text: str, sentences: Sequence[Span], min_words: int = 6) -> list[Span]:
@@ -130,7 +136,6 @@ def sentence_features(
     total = sum(weights.values()) or 1.0
     rare = sorted(weights, key=lambda t: -weights[t])[:2]
     headline_words = _headline_words(passages, tokenizer)
-    newest = max((_day(rp) for rp in passages if rp.article.published), default=None)
     top = max((rp.score for rp in passages), default=0.0) or 1.0
     period_match = [_period_match(rp, context.periods) for rp in passages]
     rows = np.zeros((len(units), len(SENTENCE_FEATURES)), dtype=np.float64)
@@ -139,7 +144,6 @@ def sentence_features(
         known = headline_words[rp.article.id]
         free_total = sum(w for t, w in weights.items() if t not in known)
         covered = [t for t in weights if t in u.tokens]
-        age = (newest - _day(rp)).days / 365 if newest and rp.article.published else 1.0
         rows[n] = (
             sum(weights[t] for t in covered) / total,
             sum(weights[t] for t in covered if t not in known) / free_total if free_total else 0.0,
@@ -149,7 +153,6 @@ def sentence_features(
             rp.score / top,
             float(rp.passage.ordinal == 0 and u.span.start == 0),
             float(len(rp.passage.text[u.span.start : u.span.end].split()) < 8),
-            min(age, 1.0),
             period_match[u.passage_index],
         )
     return rows
@@ -162,9 +165,15 @@ def choose_sentences(
     if not units:
         return []
     scores = model.logits(features, SENTENCE_FEATURES)
+    placed = features.copy()
+    placed[:, [SENTENCE_FEATURES.index(f) for f in PLACE_FEATURES]] = 0.0
+    evidence = model.logits(placed, SENTENCE_FEATURES)
     coverage = features[:, SENTENCE_FEATURES.index("coverage")]
     order = sorted(range(len(units)), key=lambda i: (-scores[i], i))
-    return [Candidate(units[i], float(scores[i]), float(coverage[i])) for i in order]
+    return [
+        Candidate(units[i], float(scores[i]), float(coverage[i]), float(evidence[i]))
+        for i in order
+    ]
 
 
 # Kinds whose answer a pattern finds reliably: a date, a number or amount, a name, a place.
@@ -184,6 +193,42 @@ def typed_first(ranked: Sequence[Candidate], kind: QuestionKind, margin: float) 
     return [typed, *(c for c in ranked if c is not typed)]
 
 
+def newest_first(
+    ranked: Sequence[Candidate], passages: Sequence[RetrievedPassage], margin: float
+) -> list[Candidate]:
+    """``ranked`` with the newest report's best sentence first, among those whose evidence
+    (the logit without the passage's place in the ranking, which two equal reports split by
+    chance) is within ``margin`` of the first's: news repeats (an event every year, a story
+    retold), and when two reports answer about equally well the newer one is the answer now."""
+    if not ranked or margin <= 0:
+        return list(ranked)
+    floor = ranked[0].evidence - margin
+    typed = ranked[0].unit.answer is not None  # never trade a found answer for none
+    close = [c for c in ranked if c.evidence >= floor and (c.unit.answer is not None or not typed)]
+
+    def published(c: Candidate) -> float:
+        when = passages[c.unit.passage_index].article.published
+        return when.timestamp() if when else float("-inf")
+
+    newest = max(close, key=lambda c: (published(c), c.score))
+    if published(newest) <= published(ranked[0]):
+        return list(ranked)
+    return [newest, *(c for c in ranked if c is not newest)]
+
+
+def first_choice(
+    ranked: Sequence[Candidate],
+    passages: Sequence[RetrievedPassage],
+    *,
+    kind: QuestionKind,
+    recency_margin: float,
+    typed_margin: float,
+) -> list[Candidate]:
+    """The candidates in the order they are quoted: the newest of equally good reports, then
+    a sentence holding the kind of thing asked for."""
+    return typed_first(newest_first(ranked, passages, recency_margin), kind, typed_margin)
+
+
 def _headline_words(
     passages: Sequence[RetrievedPassage], tokenizer: NewsTokenizer
 ) -> dict[str, frozenset[str]]:
@@ -193,11 +238,6 @@ def _headline_words(
         if a.id not in out:
             out[a.id] = frozenset(tokenizer.tokens(f"{a.title} {a.source or ''}"))
     return out
-
-
-def _day(rp: RetrievedPassage) -> date:
-    assert rp.article.published is not None
-    return rp.article.published.date()
 
 
 def _period_match(rp: RetrievedPassage, periods: Sequence[Period]) -> float:

@@ -39,7 +39,7 @@ ARTICLES = [
         "Asia Wire",
         "2024-05-20T08:00:00+00:00",
         "Officials expect a record number of delegations this year.",
-        "This year's Shangri-La Dialogue runs from May 31 to June 2 in Singapore, organisers said.",
+        "The IISS Shangri-La Dialogue will be held in Singapore from May 31 to June 2, organisers said.",
         "China's defence minister is due to speak on the second day.",
     ),
     _article(
@@ -134,7 +134,7 @@ def _first(engine: Engine, question: str, **kwargs) -> tuple[str, str | None, st
 
 def test_a_recurring_event_quotes_the_newest_report(chat_engine):
     sentence, highlight, url = _first(chat_engine, "when is the shangri-la dialogue?")
-    assert url.endswith("/2") and sentence.startswith("This year's Shangri-La Dialogue")
+    assert url.endswith("/2") and "May 31 to June 2" in sentence
     assert highlight == "from May 31 to June 2"
 
 

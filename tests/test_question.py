@@ -6,7 +6,13 @@ from datetime import date
 
 import pytest
 
-from index.question import attributed_outlets, question_kind, question_periods, wants_latest
+from index.question import (
+    attributed_outlets,
+    needs_context,
+    question_kind,
+    question_periods,
+    wants_latest,
+)
 from index.tokenize import NewsTokenizer
 
 OUTLETS = [
@@ -90,6 +96,13 @@ def test_may_as_a_month_is_searched_and_as_a_verb_is_not():
     assert "may" in tok.tokens("The summit opens May 5 in Singapore.")
     assert "may" not in tok.tokens("Prices may rise")
     assert tok.tokens("who may win") == tok.tokens("who win")
+
+
+def test_a_follow_up_with_almost_no_words_of_its_own_needs_its_context():
+    assert needs_context("and where is it held?", 1)
+    assert needs_context("what about it?", 0)
+    assert not needs_context("and where will the shangri-la dialogue be held", 4)
+    assert not needs_context("where is it held?", 1)  # not worded as a follow-up
 
 
 def test_latest_is_a_wish_for_the_newest_report():
