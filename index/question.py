@@ -212,15 +212,19 @@ def outlet_aliases(source: str) -> tuple[str, ...]:
 # around it is a word of the question ("the independent schools report", "fortune 500").
 _BEFORE = (
     r"(?:according\s+to|as\s+(?:reported|stated|noted|written)\s+(?:by|in)|"
-    r"(?:reported|published|written|covered|posted|stated|noted|claimed|said)\s+(?:by|in|on)|"
+    r"(?:reported|published|written|covered|posted|stated|noted|claimed|said|provided|shared|"
+    r"offered|given|mentioned|highlighted|detailed|described|discussed|featured|cited)\s+"
+    r"(?:by|in|on)|"
     r"(?:article|report|piece|story|coverage|analysis|review|feature|column|post|news|headlines?|"
     r"reporting|writers?|reporters?)s?\s+(?:from|by|in|on|at)|"
-    r"(?:what|how)\s+(?:did|does|do|has|have)|did|does|per|via|from)\s+(?:both\s+|either\s+)?(?:the\s+)?$"
+    r"(?:what|how)\s+(?:did|does|do|has|have)|did|does|per|via|from|by|in)\s+"
+    r"(?:both\s+|either\s+)?(?:the\s+)?['‘\"“]?$"
 )
 _AFTER = (
-    r"^(?:'s?\s+)?(?:\s*(?:has|have|had|just|recently|also|first))?\s*"
+    r"^['’\"”]?(?:'s?\s+)?(?:\s*(?:has|have|had|just|recently|also|first))?\s*"
     r"(?:says?|said|reports?|reported|reporting|writes?|wrote|claims?|claimed|notes?|noted|"
-    r"covers?|covered|published|article|report|piece|story|coverage|analysis|review|headlines?|"
+    r"covers?|covered|published|articles?|reports?|pieces?|stor(?:y|ies)|coverage|analysis|"
+    r"reviews?|headlines?|"
     r"thinks?|suggests?|explains?|describes?|described|mentions?|mentioned|stated|states|"
     r"say|report|cover|write|rank|ranked|rates?|rated|recommends?|recommended|picks?|picked|"
     r"names?|named|calls?|called|lists?|listed|predicts?|predicted|reveals?|revealed|"
@@ -286,6 +290,6 @@ _LISTED = re.compile(r"\s*(?:,|and|&|or|as well as|\s)*\s*(?:the\s+)?", re.IGNOR
 def _attributed(lowered: str, start: int, end: int) -> bool:
     before = lowered[max(0, start - 40) : start]
     after = lowered[end : end + 40]
-    if re.match(r"\s+of\b", after):  # "at the age of", "on the verge of": not the outlet
+    if re.match(r"\s+of\b|\s+\d", after):  # "at the age of", "fortune 500": not the outlet
         return False
     return bool(re.search(_BEFORE, before) or re.match(_AFTER, after))

@@ -130,7 +130,11 @@ def parse_query(
         dates.append(day)
     if dates:
         focuses.append(Focus(tokens, dates=tuple(dates)))
-    periods = question_periods(question, today or datetime.now(UTC).date())
+    periods = tuple(
+        p  # a named day with its year has its day list above already
+        for p in question_periods(question, today or datetime.now(UTC).date())
+        if not (p.first == p.last and p.first in dates)
+    )
     if periods:
         focuses.append(Focus(tokens, periods=periods))
     return ParsedQuery(
