@@ -2,8 +2,7 @@
 
     python bench/fit_article_model.py
 
-Ingests ``newsqa-corpus.jsonl`` once into the cached data directory that
-``calibrate_abstention.py`` uses, takes each answerable dev question's best
+Ingests ``newsqa-corpus.jsonl`` once into a cached data directory, takes each answerable dev question's best
 ``EngineConfig.article_depth`` fused passages as ``quote_answer`` scores them for the rerank,
 and fits a logistic regression of "one of this article's passages there holds a gold fact" on
 ``article_features``. The AUROC is from 5-fold cross-validation over questions, so it is what

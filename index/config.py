@@ -73,7 +73,7 @@ class EngineConfig:
     top_k: int = 10
     max_quotes: int = 3
     # Extra quotes (other articles) must have at least this share of the best quote's chance.
-    quote_share: float = 0.3
+    quote_share: float = 0.1
     # A quote is its answering sentence with one sentence of context either side, within
     # 100 words; False quotes the sentence alone.
     quote_context: bool = True
