@@ -358,8 +358,6 @@ def main() -> int:
     with Engine(config, answer_model=start) as engine:
         engine.encoder.encode_question("warm up")
         if args.cases and args.cases.exists():
-            sys.modules.setdefault("index.evaluate", sys.modules["bot.eval.harness"])
-            sys.modules["__main__"].Case = Case
             cases = pickle.loads(args.cases.read_bytes())
         else:
             cases = collect(engine, sets, gold_urls)

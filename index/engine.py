@@ -22,7 +22,6 @@ from index.config import EngineConfig
 from index.dense import Encoder
 from index.errors import IngestError
 from index.fitted import AnswerModel, load_answer_model
-from index.lexical import lucene_idf
 from index.model import (
     Answer,
     Article,
@@ -47,6 +46,7 @@ from index.sentences import (
     question_weights,
     sentence_features,
     sentence_units,
+    unknown_idf,
 )
 from index.sources import read_sources
 from index.sources.common import one_line
@@ -545,11 +545,12 @@ class Engine:
         if not d.ranked:
             return None
         indexed = self.backend.indexed_count()
-        weights = question_weights(d.parsed.tokens, self.backend.idf, indexed)
+        known = self.backend.idf(list(dict.fromkeys(d.parsed.tokens)))
+        weights = question_weights(d.parsed.tokens, lambda _: known, indexed)
         words = QuestionWords(
             weights,
-            frozenset(self.backend.idf(list(weights))),
-            float(lucene_idf(0, max(indexed, 1))),
+            frozenset(known),
+            unknown_idf(indexed),
             lambda rp: self.tokenizer.tokens(f"{rp.article.title} {rp.article.source or ''}"),
         )
         rows = {id(u): d.features[i] for i, u in enumerate(d.units)}

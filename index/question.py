@@ -184,16 +184,6 @@ def question_periods(question: str, today: date) -> tuple[Period, ...]:
     return tuple(out)
 
 
-_LATEST = re.compile(
-    r"\b(?:latest|newest|recent(?:ly)?|now|currently|current|update|so far|still)\b", re.IGNORECASE
-)
-
-
-def wants_latest(question: str) -> bool:
-    """ "latest on ...", "what's the current ...": the newest report is asked for."""
-    return bool(_LATEST.search(question))
-
-
 # -- outlets ---------------------------------------------------------------------------------
 
 

@@ -23,10 +23,10 @@ def select_quotes(
     *,
     kind: QuestionKind,
     question: str,
-    max_quotes: int = 3,
+    max_quotes: int,
+    relative_share: float,
+    context: bool,
     max_words: int = 100,
-    relative_share: float = 0.3,
-    context: bool = True,
 ) -> list[Quote]:
     """The best sentence; then the best sentence for each outlet the question cites; then
     the best of other articles whose chance is at least ``relative_share`` of the best's.

@@ -119,8 +119,13 @@ def question_weights(tokens: Sequence[str], idf: Idf, indexed: int) -> dict[str,
     rarest can, so a question about what the news never mentions covers little of itself."""
     words = list(dict.fromkeys(tokens))
     known = idf(words)
-    unknown = float(lucene_idf(0, max(indexed, 1)))
+    unknown = unknown_idf(indexed)
     return {t: known.get(t, unknown) for t in words}
+
+
+def unknown_idf(indexed: int) -> float:
+    """The idf of a word no indexed passage holds: the largest there is."""
+    return float(lucene_idf(0, max(indexed, 1)))
 
 
 def sentence_features(
@@ -171,8 +176,7 @@ def choose_sentences(
     coverage = features[:, SENTENCE_FEATURES.index("coverage")]
     order = sorted(range(len(units)), key=lambda i: (-scores[i], i))
     return [
-        Candidate(units[i], float(scores[i]), float(coverage[i]), float(evidence[i]))
-        for i in order
+        Candidate(units[i], float(scores[i]), float(coverage[i]), float(evidence[i])) for i in order
     ]
 
 

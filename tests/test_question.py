@@ -11,7 +11,6 @@ from index.question import (
     needs_context,
     question_kind,
     question_periods,
-    wants_latest,
 )
 from index.tokenize import NewsTokenizer
 
@@ -103,11 +102,6 @@ def test_a_follow_up_with_almost_no_words_of_its_own_needs_its_context():
     assert needs_context("what about it?", 0)
     assert not needs_context("and where will the shangri-la dialogue be held", 4)
     assert not needs_context("where is it held?", 1)  # not worded as a follow-up
-
-
-def test_latest_is_a_wish_for_the_newest_report():
-    assert wants_latest("latest on the strike")
-    assert not wants_latest("when is the summit")
 
 
 @pytest.mark.parametrize(
