@@ -407,6 +407,7 @@ class Engine:
                 max_quotes=self.config.max_quotes,
                 relative_share=self.config.quote_share,
                 context=self.config.quote_context,
+                one_per_article=self.long_question(d.parsed),
             )
         )
 
@@ -435,7 +436,7 @@ class Engine:
         # Reranking by headline-free sentence coverage serves questions that describe their
         # answer in several clauses; a short question often names its article's headline,
         # and reranking it pushes that article down. Ablations stay pure.
-        long = len(set(parsed.tokens)) >= self.answer_model.long_from_words
+        long = self.long_question(parsed)
         rerank = bool(cfg.sentence_weight) and retriever == "hybrid" and long
         spread = rerank and cfg.article_temperature > 0 and kind in ENTITY_KINDS
         parsed = for_question_kind(parsed, cfg, kind, retriever)
@@ -461,12 +462,15 @@ class Engine:
         chosen = replace(chosen, max_cosine=max(hits.dense_scores.values(), default=0.0))
         return replace(chosen, signals=self.signals(chosen))
 
+    def long_question(self, parsed: ParsedQuery) -> bool:
+        """A question of many distinct words: one that describes its answer in clauses."""
+        return len(set(parsed.tokens)) >= self.answer_model.long_from_words
+
     def recency_margin(self, parsed: ParsedQuery) -> float:
         """How close a newer report must come to be quoted first: not at all when the question
         names a time, or is long (a many-clause question's facts come from reports of any
         date, and preferring the newest cost such questions their answers)."""
-        long = len(set(parsed.tokens)) >= self.answer_model.long_from_words
-        if parsed.periods or parsed.dates or long:
+        if parsed.periods or parsed.dates or self.long_question(parsed):
             return 0.0
         return self.answer_model.recency_margin
 

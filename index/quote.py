@@ -26,11 +26,14 @@ def select_quotes(
     max_quotes: int,
     relative_share: float,
     context: bool,
+    one_per_article: bool,
     max_words: int = 100,
 ) -> list[Quote]:
     """The best sentence; then the best sentence for each outlet the question cites; then
-    the best of other articles whose chance is at least ``relative_share`` of the best's.
-    One quote per article."""
+    the next best whose chance is at least ``relative_share`` of the best's, skipping what
+    a quote already shows. With ``one_per_article``, each article is quoted once: a question
+    of many clauses gathers its facts from several reports, while a short one asks for one
+    fact, and the runner-up sentence of the same report is its likeliest other answer."""
     if not ranked:
         return []
     best = logistic(ranked[0].score)
@@ -38,15 +41,24 @@ def select_quotes(
     picks += [r[0] for r in focus_ranked if r]
     picks += [c for c in ranked[1:] if logistic(c.score) >= best * relative_share]
     quotes: list[Quote] = []
-    used_articles: set[str] = set()
     for c in picks:
         rp = passages[c.unit.passage_index]
         if len(quotes) >= max_quotes:
             break
-        if rp.article.id not in used_articles:
-            used_articles.add(rp.article.id)
+        if not any(_repeats(q, rp, c.unit.span, one_per_article) for q in quotes):
             quotes.append(_make_quote(c, rp, kind, question, max_words, context))
     return quotes
+
+
+def _repeats(quote: Quote, rp: RetrievedPassage, sentence: Span, one_per_article: bool) -> bool:
+    """Whether quoting ``sentence`` of ``rp`` would repeat ``quote``: the same article when
+    each article is quoted once, else the same words."""
+    if quote.article.id != rp.article.id:
+        return False
+    if one_per_article:
+        return True
+    same_passage = quote.passage == rp.passage.text
+    return same_passage and sentence.start < quote.text_end and quote.text_start < sentence.end
 
 
 def _with_context(text: str, sentences: Sequence[Span], core: Span, max_words: int) -> Span:

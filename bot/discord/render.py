@@ -257,15 +257,13 @@ def _button_label(title: str, index: int, count: int) -> str:
 def render_answer(answer: Answer, *, now: datetime, recent_days: int) -> Reply:
     """The answer as one message that reads at a glance: the first quote's embed (the
     answering sentence in its context, the answer in bold, headline, outlet and date) with
-    the other sources (articles) one line each below it; their quotes ride along in
+    the other sources (articles) one line each below it; every further quote (the other
+    sources', and a runner-up sentence of the lead's own report) rides along in
     ``more_quotes`` for the button that shows them, and a Full-article button per quoted
     article."""
     if answer.abstained or not answer.quotes:
         return Reply([abstention_embed(answer)])
-    lead = answer.quotes[0]
-    # The lead's own article has its say in the lead (and its Full-article button); the
-    # other sources are the other articles.
-    rest = [q for q in answer.quotes[1:] if q.article.id != lead.article.id]
+    lead, *rest = answer.quotes
     embed = quote_embed(lead, now=now, recent_days=recent_days, budget=LEAD_QUOTE_CHARS)
     lines = other_source_lines(lead, rest)
     if lines:

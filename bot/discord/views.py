@@ -253,7 +253,7 @@ def bound_buttons(
 
 
 def more_quotes_label(count: int) -> str:
-    return f"Their quotes ({count})"
+    return f"More quotes ({count})"
 
 
 def answer_view(

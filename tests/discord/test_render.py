@@ -522,9 +522,10 @@ def test_agreement_needs_the_same_answer_words() -> None:
     assert not agrees(unhighlighted, _sourced("Rates rose.", None, 2, "B"))
 
 
-def test_one_source_is_one_embed_without_a_sources_field() -> None:
+def test_one_source_is_one_embed_with_its_other_sentence_behind_the_button() -> None:
     lead = _sourced("Rates rose by 0.25 points.", "0.25 points", 1, "A")
     more = _sourced("Another line of the same report.", None, 1, "A")
     reply = render_answer(Answer("q", (lead, more), (), {}), now=NOW, recent_days=30)
     assert [len(e.fields) for e in reply.embeds] == [0]
-    assert reply.more_quotes == []
+    [shown] = reply.more_quotes
+    assert shown.description.startswith("> Another line of the same report.")

@@ -22,7 +22,7 @@ from bot.discord.memory import ConversationKey
 from bot.discord.render import AGREES, OTHER_SOURCES
 from bot.discord.views import QUOTES_GONE, QuoteShelf, bound_buttons
 from index.model import Answer, Quote, StoredArticle
-from tests.discord.harness import ANSWER_TIMEOUT, ask, custom_ids, embed_text
+from tests.discord.harness import ANSWER_TIMEOUT, ask, custom_ids
 from tests.support.fake_discord import ErrorLogGuard, running_client
 
 DAY = datetime(2024, 5, 1, tzinfo=UTC)
@@ -140,12 +140,17 @@ async def test_the_cog_answers_from_a_fake_service_leading_with_the_answer(fake)
         "• Coast Times, 1 May 2024 — [Summer crowds](https://news.example/3)",
     ]
 
-    # Their quotes, privately, on a click: the two other sources' quotes, in order.
+    # The further quotes, privately, on a click, in the answer's order: the other sources',
+    # and the runner-up sentence of the lead's own article.
     assert reveal.json["type"] == 4 and reveal.json["data"]["flags"] & 64
     shown = reveal.json["data"]["embeds"]
-    assert [e["title"] for e in shown] == ["Festival @\u200beveryone", "Summer crowds"]
+    assert [e["title"] for e in shown] == [
+        "Festival @\u200beveryone",
+        "Summer crowds",
+        "Festival dates set",
+    ]
     assert shown[0]["description"].startswith("> The festival starts on **14 JULY**")
-    assert "Another line from the lead's own article" not in embed_text(reveal.json["data"])
+    assert shown[2]["description"].startswith("> Another line from the lead's own article.")
     assert reveal.json["data"]["allowed_mentions"]["parse"] == []
 
     # A key the shelf no longer holds (a restart, an old answer) says so instead of failing.
