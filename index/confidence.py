@@ -4,7 +4,7 @@ One logistic regression (``bench/fit_answer_model.py``) over the chosen sentence
 surrounds it: how sure the sentence model is, how close the question is to the passages,
 whether the question's rarest words meet in the answering passage, whether a second report
 agrees, whether the kind of thing asked for is there, whether the report fits the time the
-question names.
+question names, whether it names who the question says states the answer.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ CONFIDENCE_FEATURES = (
     "period",
     "unknown",
     "length",
+    "source_missing",
 )
 
 
@@ -42,6 +43,7 @@ class QuestionWords:
     known: frozenset[str]  # the words some indexed passage holds
     unknown_idf: float
     headline: Callable[[RetrievedPassage], Sequence[str]]  # a passage's headline words
+    source: frozenset[str] = frozenset()  # the words of who the question says states it
 
 
 def confidence_signals(
@@ -80,6 +82,7 @@ def confidence_signals(
         period=float(row[SENTENCE_FEATURES.index("period")]),
         unknown=sum(w for t, w in weights.items() if t not in words.known) / total,
         length=math.log(len(weights)) if weights else 0.0,
+        source_missing=len(words.source - held) / len(words.source) if words.source else 0.0,
     )
 
 

@@ -32,7 +32,7 @@ from index.model import (
     SkippedItem,
     StoredArticle,
 )
-from index.question import QuestionKind, needs_context, question_kind
+from index.question import QuestionKind, attributed_source, needs_context, question_kind
 from index.quote import select_quotes
 from index.rerank import ENTITY_KINDS, headline_free_coverage, rerank_by_best_sentence
 from index.retrieve import Filters, ParsedQuery, RetrieverKind, follow_up_text, parse_query
@@ -556,6 +556,7 @@ class Engine:
             frozenset(known),
             unknown_idf(indexed),
             lambda rp: self.tokenizer.tokens(f"{rp.article.title} {rp.article.source or ''}"),
+            frozenset(self.tokenizer.tokens(attributed_source(d.question) or "")),
         )
         rows = {id(u): d.features[i] for i, u in enumerate(d.units)}
         return confidence_signals(

@@ -193,6 +193,7 @@ class ConfidenceSignals:
     period: float  # 1 / -1 when the report fits / misses a time the question names, else 0
     unknown: float  # idf share of the question's words that no indexed passage holds
     length: float  # log of the number of distinct question words
+    source_missing: float = 0.0  # share of the words of who the question cites that it lacks
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,32 @@ def needs_context(question: str, own_words: int) -> bool:
     return own_words <= 2 and bool(_FOLLOWS_ON.match(question))
 
 
+# -- who says so ---------------------------------------------------------------------------
+
+_SAYS = (
+    r"say|says|said|report|reports|reported|find|found|estimate|estimated|predict|predicted|"
+    r"think|claim|claimed|warn|warned|announce|project|forecast|reveal|describe|expect|call|"
+    r"rank|note|show|count|see|conclude|write|wrote|tell|told"
+)
+_SOURCE = re.compile(
+    r"\baccording\s+to\s+(?:an?\s+|the\s+)?(?P<per>[^,;?!]{2,60}?)\s*(?:[,;?!]|$)"
+    r"|\b(?:what|how)\s+(?:did|does|do|has|have|had)\s+(?:an?\s+|the\s+)?(?P<said>[^,;?!]{2,60}?)"
+    rf"\s+(?:{_SAYS})\b",
+    re.IGNORECASE,
+)
+
+
+def attributed_source(question: str) -> str | None:
+    """Who the question says states the answer: "according to X, ...", "what did X say
+    about ...". When no passage that answers names X, the news does not report what X
+    said, however well the rest of the question matches."""
+    m = _SOURCE.search(question.replace("’", "'"))
+    if m is None:
+        return None
+    name = (m.group("per") or m.group("said")).strip()
+    return name if len(name.split()) <= 6 else None
+
+
 # -- times -----------------------------------------------------------------------------------
 
 

@@ -172,6 +172,13 @@ def test_according_to_a_non_outlet_is_searched_not_declined(chat_engine):
     assert "300 political prisoners" in sentence and highlight is not None and "300" in highlight
 
 
+def test_what_a_source_no_article_names_said_is_not_answered(chat_engine):
+    quoted = chat_engine.quote_answer("what did amnesty international say about the prisoners")
+    assert not quoted.abstained
+    declined = chat_engine.quote_answer("what did moody's say about the prisoners")
+    assert declined.abstained and declined.reason == "low_confidence"
+
+
 def test_may_the_month_is_searched(chat_engine):
     sentence, _, url = _first(chat_engine, "which harbour festival is on in may")
     assert url.endswith("/9") and "in May" in sentence

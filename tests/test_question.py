@@ -8,6 +8,7 @@ import pytest
 
 from index.question import (
     attributed_outlets,
+    attributed_source,
     needs_context,
     question_kind,
     question_periods,
@@ -141,3 +142,19 @@ def test_how_many_followed_by_punctuation():
     # question_kind: "many" in q.split()[1:3] misses "many?" / "many,".
     assert question_kind("How many?") == "how_many"
     assert question_kind("How many, roughly, were hurt?") == "how_many"
+
+
+@pytest.mark.parametrize(
+    ("question", "source"),
+    [
+        ("According to Fortune, which lawyer insisted SBF was no liar?", "Fortune"),
+        ("how much is openai worth according to the age", "age"),
+        ("What did Moody’s say about Star's capital raising?", "Moody's"),
+        ("what does parenting expert hannah keeley call santa", "parenting expert hannah keeley"),
+        ("what did frankfurt beat bayern by today", None),
+        ("how did rani zim make his fortune", None),
+        ("who won the derby", None),
+    ],
+)
+def test_who_the_question_says_states_the_answer(question, source):
+    assert attributed_source(question) == source
