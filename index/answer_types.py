@@ -34,14 +34,25 @@ _DATE_PATTERNS = [
         r"\b(?:in|since|by|until)\s+(?:19|20)\d{2}\b",
     )
 ]
+# A number and what it counts ("32 points", "$9.3 billion", "17.9%", "two goals"); not a
+# number inside a word ("GLP-1"), nor a number word before a function word ("two or more").
+_FUNCTION = (
+    "(?:or|and|of|the|to|in|on|at|by|for|from|with|as|a|an|more|less|than|who|that|which|"
+    "this|is|was|were|are|since|after|before)"
+)
 _NUMBER = re.compile(
-    r"(?:[$€£¥]\s?)?\b\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|per cent|million|billion|trillion|"
-    r"thousand|hundred|[a-zA-Z]+))?"
+    r"(?:[$€£¥]\s?)?(?<![\w.-])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+    rf"(?:\s?(?:%|percent|per cent|million|billion|trillion|thousand|hundred|(?!{_FUNCTION}\b)[a-zA-Z]+))?"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds|"
-    r"thousands|millions)\s+[a-zA-Z]+",
+    rf"thousands|millions)\s+(?!{_FUNCTION}\b)[a-zA-Z]+",
     re.IGNORECASE,
 )
-_NAME = re.compile(r"\b[A-Z][\w’'.-]*(?:\s+(?:(?:de|van|von|bin|al|of|the)\s+)?[A-Z][\w’'.-]*)*")
+# A year alone ("in 2023", "2024 season") is a date, not a count or an amount.
+_YEAR_ONLY = re.compile(r"(?:19|20)\d{2}(?:\s+[a-zA-Z]+)?")
+_NAME = re.compile(
+    r"\b[A-Z][\w’'.-]*"
+    r"(?:\s+(?:(?:de|der|den|van|von|bin|ibn|al|da|di|du|dos|del|la|le|of|the)\s+)*[A-Z][\w’'.-]*)*"
+)
 _PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)")
 _NOT_NAMES = frozenset(
     [m.lower() for m in _MONTHS.replace("\\.?", "").split("|")]
@@ -64,6 +75,11 @@ _NOT_NAMES = frozenset(
         "on",
         "at",
         "for",
+        # picture credits
+        "photo",
+        "credit",
+        "getty",
+        "images",
     ]
 )
 
@@ -88,10 +104,19 @@ def asks_for_name(question: str) -> bool:
     return bool(_ASKS_NAME.match(question.replace("’", "'")))
 
 
+# "what did she say", "what does the sign read", "what did he call it": words are asked for.
+_ASKS_WORDS = re.compile(
+    r"^\W*(?:and\s+)?what\b.*\b(?:say|said|says|read|reads|call|called|calls|write|wrote|"
+    r"tweet|tweeted|post|posted|tell|told)\b",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r"[“\"]([^”\"]{2,200})[”\"]")
+
+
 def has_answer_type(kind: QuestionKind, question: str) -> bool:
     """Whether a question of this kind asks for something a pattern can find."""
     return kind in ("when", "where", "who", "how_many", "how_much", "why") or (
-        kind == "what" and asks_for_name(question)
+        kind == "what" and (asks_for_name(question) or bool(_ASKS_WORDS.match(question)))
     )
 
 
@@ -116,7 +141,8 @@ def _answer_span(sentence: str, kind: QuestionKind, question: str) -> Span | Non
         return None
     if kind in ("how_many", "how_much"):
         for m in _NUMBER.finditer(sentence):
-            if m.group().split()[0].lower() not in asked:
+            text = m.group()
+            if text.split()[0].lower() not in asked and not _YEAR_ONLY.fullmatch(text):
                 return Span(m.start(), m.end())
         return None
     if kind == "where":
@@ -130,12 +156,27 @@ def _answer_span(sentence: str, kind: QuestionKind, question: str) -> Span | Non
         m = _REASON.search(sentence)
         return Span(m.start(), m.end()) if m else None
     if kind == "who" or (kind == "what" and asks_for_name(question)):
-        for m in _NAME.finditer(sentence):
-            words = [w.strip(".,’'") for w in m.group().split()]
-            if m.start() == 0 and len(words) == 1:
-                continue  # a capital that only starts the sentence
-            content = [w.lower() for w in words if w.lower() not in _NOT_NAMES]
-            if not content or any(w in asked for w in content):
-                continue  # not a name, or the one the question already names
-            return Span(m.start(), m.end())
+        return _name(sentence, asked)
+    if kind == "what" and _ASKS_WORDS.match(question):
+        m = _QUOTED.search(sentence)
+        return Span(m.start(1), m.end(1)) if m else None
     return None
+
+
+def _name(sentence: str, asked: set[str]) -> Span | None:
+    """The first name the question does not already hold; a full name ("Danielle Sassoon")
+    over a lone capitalised word ("Amazon", "United") that comes before it."""
+    single = None
+    for m in _NAME.finditer(sentence):
+        words = [w.strip(".,’'") for w in m.group().split()]
+        if m.start() == 0 and len(words) == 1:
+            continue  # a capital that only starts the sentence
+        content = [w.lower() for w in words if w.lower() not in _NOT_NAMES]
+        if not content or any(w in asked for w in content):
+            continue  # not a name, or the one the question already names
+        if all(w.isupper() for w in words) and max(map(len, words)) >= 5:
+            continue  # a shouted caption or credit ("ASSOCIATED PRESS")
+        if len(content) > 1:
+            return Span(m.start(), m.end())
+        single = single or Span(m.start(), m.end())
+    return single

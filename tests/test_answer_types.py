@@ -109,3 +109,61 @@ def test_which_and_what_noun_ask_for_a_name():
 def test_answer_words_exclude_the_final_period(sentence, kind, question, expected):
     span = find_answer_words(sentence, kind, question)
     assert (None if span is None else sentence[span.start : span.end]) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind", "question", "expected"),
+    [
+        # a full name over a lone capitalised word before it
+        (
+            "Amazon general counsel David Zapolsky said sellers set prices.",
+            "who",
+            "who is the top lawyer at the company",
+            "David Zapolsky",
+        ),
+        (
+            "United goalkeeper Edwin van der Sar saved the penalty.",
+            "who",
+            "who saved the penalty",
+            "Edwin van der Sar",
+        ),
+        # a shouted credit is not a name
+        ("ASSOCIATED PRESS — reporters saw Maria Lopez arrive.", "who", "who arrived", "Maria Lopez"),
+        # a number inside a word, a year alone, a number word before "or": not amounts
+        (
+            "Users of a GLP-1 drug were 3.67 times more likely to fall ill.",
+            "how_many",
+            "how many times more likely",
+            "3.67 times",
+        ),
+        (
+            "Since 2017, the group has raised over $170,000 for research.",
+            "how_much",
+            "how much was raised",
+            "$170,000",
+        ),
+        (
+            "For two or more players the game has 12 worlds.",
+            "how_many",
+            "how many worlds",
+            "12 worlds",
+        ),
+        ("The show opens in 2024 with new rides.", "how_much", "how much are tickets", None),
+        # "what did X say": the words quoted
+        (
+            "The bracelet read: “Vigilante S***” in beads.",
+            "what",
+            "what did the bracelet say",
+            "Vigilante S***",
+        ),
+        (
+            "The bracelet read: “Vigilante S***” in beads.",
+            "what",
+            "what is the bracelet made of",
+            None,
+        ),
+    ],
+)
+def test_answer_words_are_the_likeliest_answer(sentence, kind, question, expected):
+    span = find_answer_words(sentence, kind, question)
+    assert (sentence[span.start : span.end] if span else None) == expected
