@@ -22,6 +22,7 @@ from index.engine import Engine, dense_texts, lexical_text
 from index.errors import IngestError
 from index.lexical import LexicalIndex
 from index.model import Answer, Article, RetrievedPassage, Span
+from index.pooling import span_vectors
 from index.question import question_kind
 from index.retrieve import Filters
 from index.segment import PassageSpan, pack_passages
@@ -47,7 +48,16 @@ class CountingEncoder:
         self.texts.extend(texts)
         return self.inner.encode(texts)
 
-    encode_windows = Encoder.encode_windows  # through our encode, so every window is counted
+    # Through our encode and encode_tokens, so every window is counted.
+    encode_windows = Encoder.encode_windows
+
+    @property
+    def backend(self) -> CountingEncoder:
+        return self
+
+    def encode_tokens(self, texts: Sequence[str]):
+        self.texts.extend(texts)
+        return self.inner.backend.encode_tokens(texts)
 
     def encode_question(self, text: str) -> np.ndarray:
         self.texts.append(text)
@@ -997,3 +1007,68 @@ def test_a_write_that_cannot_begin_does_not_keep_the_store_locked(engine_factory
     reader.start()
     reader.join(5)
     assert counted == [(0, 0)]
+
+
+# -- sentence vectors: pooled at ingest, kept in the index, handed to the answer path ----------
+
+
+def _stored_sentence_vectors(engine: Engine) -> dict[int, np.ndarray | None]:
+    """Each stored passage's sentence vectors as the store holds them (float16 rows)."""
+    dimension = engine.encoder.dimension
+    return {
+        row.id: None
+        if row.sentence_vectors is None
+        else np.frombuffer(row.sentence_vectors, "<f2").reshape(-1, dimension)
+        for row in engine.store.iter_passage_rows()
+    }
+
+
+def _norms_are_one_or_zero(rows: np.ndarray) -> bool:
+    norms = np.linalg.norm(np.asarray(rows, np.float32), axis=1)
+    return bool(np.all((np.abs(norms - 1) < 2e-3) | (norms == 0)))
+
+
+def test_ingest_pools_a_vector_per_sentence_in_the_window_that_holds_it(seed_engine, encoder):
+    stored = _stored_sentence_vectors(seed_engine)
+    passages = seed_engine.store.passages(list(stored))
+    articles = seed_engine.store.articles(p.article_id for p in passages.values())
+    several = 0
+    for pid, p in passages.items():
+        rows = stored[pid]
+        assert rows is not None and len(rows) == len(p.sentences) and _norms_are_one_or_zero(rows)
+        article = articles[p.article_id]
+        span = PassageSpan(
+            p.start, p.end, tuple(Span(s.start + p.start, s.end + p.start) for s in p.sentences)
+        )
+        windows = dense_texts(article, span)
+        several += len(windows) > 1
+        # Found again by its text in the window that reads it, after the headline.
+        expected, sentences = [], iter(p.text[s.start : s.end] for s in p.sentences)
+        for window in windows:
+            outputs = encoder.backend.encode_tokens([window])
+            at, found = len(article.title) + 2, []
+            while (sentence := next(sentences, None)) is not None:
+                start = window.index(sentence, at)
+                at = start + len(sentence)
+                found.append((start, at))
+                if at == len(window):
+                    break
+            expected.append(span_vectors(outputs.tokens[0], outputs.offsets[0], found))
+        np.testing.assert_allclose(rows, np.concatenate(expected), atol=2e-3)
+    assert several  # the sample has passages of several windows
+
+
+def test_sentences_past_what_the_model_reads_get_zero_rows_in_their_window(engine_factory):
+    # Made-up codes take many word pieces each: a 150-word window is far past 256 of them.
+    body = " ".join(f"Crew {i} logged code qzx{i}vk-{i}prw7 at dock kjv{i}q." for i in range(60))
+    engine = engine_factory()
+    engine.ingest([Article("Dock log", body, "log")])
+    stored = _stored_sentence_vectors(engine)
+    passages = engine.store.passages(list(stored))
+    first = passages[min(passages)]
+    rows = stored[first.id].astype(np.float32)
+    assert len(rows) == len(first.sentences) and _norms_are_one_or_zero(rows)
+    read = np.linalg.norm(rows, axis=1) > 0
+    assert read[0] and not read.all()  # the first is read, a later one is past truncation
+    # The next window is read afresh: a sentence after an unread one has a vector again.
+    assert np.flatnonzero(read)[-1] > np.flatnonzero(~read)[0]
