@@ -587,13 +587,19 @@ class Engine:
         )
 
     def _load_passages(self, ids: Sequence[int], scores: Sequence[float]) -> list[RetrievedPassage]:
+        """The passages with their articles and sentence vectors. The vectors come from the
+        index by passage id: an id is never reused, so whichever snapshot answers holds the
+        rows ingest pooled for exactly these sentences, or none."""
         passages = self.store.passages(ids)
         articles = self.store.articles(p.article_id for p in passages.values())
+        vectors = self.backend.sentence_vectors(ids)
         out = []
-        for pid, score in zip(ids, scores, strict=True):
+        for pid, score, rows in zip(ids, scores, vectors, strict=True):
             p = passages.get(pid)
             if p is not None and p.article_id in articles:  # deleted since the snapshot: skip
-                out.append(RetrievedPassage(p, articles[p.article_id], float(score)))
+                if rows is not None and len(rows) != len(p.sentences):
+                    rows = None
+                out.append(RetrievedPassage(p, articles[p.article_id], float(score), rows))
         return out
 
     def search(

@@ -27,7 +27,7 @@ from index.question import question_kind
 from index.retrieve import Filters
 from index.segment import PassageSpan, pack_passages
 from index.sentences import sentence_units
-from index.snapshot import load_snapshot
+from index.snapshot import current_name, load_snapshot
 from tests.conftest import SAMPLE_DIR
 
 SEED_TITLE = "Japan, South Korea to Link Radar Systems to Track North Korea Missiles: Source"
@@ -1072,3 +1072,94 @@ def test_sentences_past_what_the_model_reads_get_zero_rows_in_their_window(engin
     assert read[0] and not read.all()  # the first is read, a later one is past truncation
     # The next window is read afresh: a sentence after an unread one has a vector again.
     assert np.flatnonzero(read)[-1] > np.flatnonzero(~read)[0]
+
+
+def test_sentence_vectors_survive_the_snapshot_and_arrive_on_retrieved_passages(tmp_path, encoder):
+    data = tmp_path / "data"
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        engine.ingest_paths([SAMPLE_DIR])
+        stored = _stored_sentence_vectors(engine)
+        built = engine.backend.snapshot().name
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:  # the published files, mapped
+        snapshot = engine.backend.snapshot()
+        assert snapshot.name == built
+        assert isinstance(snapshot.dense.sentences.vectors, np.memmap)
+        assert snapshot.dense.sentences.vectors.dtype == np.float16
+        long = "Which forum will the defense ministers of Japan and South Korea attend in June?"
+        answered = [
+            engine.search("Shangri-La Dialogue"),
+            engine.deliberate("When is the Shangri-La Dialogue?").passages,
+            engine.deliberate(long).passages,  # reranked
+            engine.quote_answer(long).passages,
+        ]
+        for passages in answered:
+            assert passages
+            for rp in passages:
+                assert rp.sentence_vectors.dtype == np.float32
+                assert len(rp.sentence_vectors) == len(rp.passage.sentences)
+                np.testing.assert_array_equal(rp.sentence_vectors, stored[rp.passage.id])
+
+
+def test_a_sentences_vector_is_nearest_the_question_it_answers(engine_factory):
+    sentences = [
+        "The city council met on Tuesday evening to discuss the annual budget.",
+        "A new ferry line to the northern islands will open in March.",
+        "The mayor said the old library will be turned into a museum of local history.",
+        "Ticket prices for the stadium rose by ten percent after the renovation.",
+        "Heavy snow closed the mountain pass for three days last week.",
+    ]
+    engine = engine_factory()
+    engine.ingest([Article("City news roundup", " ".join(sentences), "roundup")])
+    questions = {
+        "When will the ferry to the northern islands start running?": 1,
+        "What will happen to the old library building?": 2,
+        "How much more do stadium tickets cost?": 3,
+        "Why was the mountain pass closed?": 4,
+    }
+    for question, answer in questions.items():
+        (rp,) = engine.search(question, limit=1)
+        assert len(rp.passage.sentences) == len(sentences)
+        cosines = rp.sentence_vectors @ engine.encoder.encode_question(question)
+        assert int(np.argmax(cosines)) == answer, (question, cosines)
+
+
+def test_a_store_from_before_sentence_vectors_migrates_and_answers_without_them(tmp_path, encoder):
+    data = tmp_path / "data"
+    question = "When is the Shangri-La Dialogue?"
+    _sample_store_without(data, "sentence_vectors", encoder)
+    generation = data / "index" / current_name(data / "index")
+    for path in generation.glob("sentence_*.npy"):  # and an index of that version
+        path.unlink()
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        assert engine.backend.snapshot().dense.sentences is None
+        assert all(rows is None for rows in _stored_sentence_vectors(engine).values())
+        answer = engine.quote_answer(question)
+        assert not answer.abstained and answer.passages
+        assert all(rp.sentence_vectors is None for rp in answer.passages)
+        ferry = "The harbour ferry to the Shangri-La Hotel resumed on Monday morning."
+        engine.ingest([Article("Ferry news", ferry, "a")])
+        by_article = {rp.article.title: rp for rp in engine.search("Shangri-La", limit=20)}
+    # The new article's passage has them; those stored before still have none.
+    assert by_article["Ferry news"].sentence_vectors.shape == (1, encoder.dimension)
+    assert sum(rp.sentence_vectors is None for rp in by_article.values()) == len(by_article) - 1
+
+
+def test_a_changed_article_re_ingested_replaces_its_sentence_vectors(engine_factory):
+    engine = engine_factory()
+    engine.ingest([Article(ARTICLE["title"], ARTICLE["text"], "1", url=ARTICLE["url"])])
+    ((old_id, old_rows),) = _stored_sentence_vectors(engine).items()
+    changed = (
+        "Dock workers in Rotterdam voted to strike again on Monday. "
+        "Ferries to the islands were cancelled. The port authority called for talks."
+    )
+    assert engine.ingest([Article(ARTICLE["title"], changed, "2", url=ARTICLE["url"])]).updated
+    ((new_id, new_rows),) = _stored_sentence_vectors(engine).items()
+    assert new_id != old_id and (len(old_rows), len(new_rows)) == (2, 3)
+    snapshot = engine.backend.snapshot()
+    assert snapshot.sentence_vectors([old_id]) == [None]
+    (rp,) = engine.search("Which ferries were cancelled?", limit=1)
+    assert rp.passage.id == new_id
+    np.testing.assert_array_equal(rp.sentence_vectors, new_rows)
+    # The answering sentence is the new body's, and the question is nearest it.
+    cosines = rp.sentence_vectors @ engine.encoder.encode_question("Which ferries were cancelled?")
+    assert int(np.argmax(cosines)) == 1
