@@ -277,6 +277,105 @@ class SpanVectors:
 
 
 @dataclass(frozen=True)
+class SentenceVectors:
+    """Each passage's sentence vectors, pooled at ingest from the pass that embedded its
+    windows, for question-to-sentence similarity when choosing the answering sentence.
+    Rows of passage ``i`` are ``vectors[starts[i] : starts[i] + counts[i]]``, one per
+    sentence of ``Passage.sentences``; ``counts[i]`` 0: none stored (ingested before they
+    were kept). Half precision: a passage holds a dozen or more sentences against one
+    passage vector, so these are most of the index's bytes, and a unit vector's cosines
+    barely move at float16."""
+
+    vectors: np.ndarray  # (sentences, dimension) float16; a zero row for a truncated one
+    starts: np.ndarray  # (passages,) int64
+    counts: np.ndarray  # (passages,) int32
+
+    FILES: ClassVar[tuple[str, str, str]] = (
+        "sentence_vectors.npy",
+        "sentence_starts.npy",
+        "sentence_counts.npy",
+    )
+    DTYPE: ClassVar[np.dtype] = np.dtype("<f2")
+
+    def of_passage(self, i: int) -> np.ndarray | None:
+        """Passage ``i``'s rows as float32 (a copy: the mapping is half precision), or None."""
+        count = int(self.counts[i])
+        if not count:
+            return None
+        start = int(self.starts[i])
+        return np.asarray(self.vectors[start : start + count], dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        vectors = np.asarray(self.vectors, dtype=self.DTYPE)
+        for name, array in zip(self.FILES, (vectors, self.starts, self.counts), strict=True):
+            np.save(directory / name, array)
+
+    @classmethod
+    def load(cls, directory: Path) -> SentenceVectors | None:
+        """Memory-mapped; None for an index written before they were kept."""
+        if not all((directory / name).exists() for name in cls.FILES):
+            return None
+        return cls(*(np.load(directory / name, mmap_mode="r") for name in cls.FILES))
+
+
+class SentenceVectorsWriter:
+    """``SentenceVectors`` written into a directory passage after passage, so building an
+    index never holds them all in memory: the vector file's header is written with room to
+    spare and rewritten with the row count once it is known."""
+
+    _HEADER_BYTES = 128  # magic, length and the padded header dict, as numpy aligns it
+
+    def __init__(self, directory: Path, dimension: int) -> None:
+        self.directory = directory
+        self.dimension = dimension
+        self._row_bytes = dimension * SentenceVectors.DTYPE.itemsize
+        self._counts: list[int] = []
+        self._file = open(directory / SentenceVectors.FILES[0], "wb")  # noqa: SIM115
+        self._file.write(self._header(0))
+
+    def add(self, rows: bytes | None) -> None:
+        """The next passage's rows, as the store keeps them (None: it has none)."""
+        size = len(rows or b"")
+        if size % self._row_bytes:
+            raise ValueError(f"{size} bytes of sentence vectors are not whole rows")
+        if rows:
+            self._file.write(rows)
+        self._counts.append(size // self._row_bytes)
+
+    def __enter__(self) -> SentenceVectorsWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # the build failed: its unnamed directory is removed by the next one
+            self._file.close()
+
+    def close(self) -> None:
+        counts = np.asarray(self._counts, dtype=np.int32)
+        with self._file:
+            self._file.seek(0)
+            self._file.write(self._header(int(counts.sum())))
+        starts = np.cumsum(counts, dtype=np.int64) - counts
+        _, starts_file, counts_file = SentenceVectors.FILES
+        np.save(self.directory / starts_file, starts)
+        np.save(self.directory / counts_file, counts)
+
+    def _header(self, rows: int) -> bytes:
+        described = {
+            "descr": SentenceVectors.DTYPE.str,
+            "fortran_order": False,
+            "shape": (rows, self.dimension),
+        }
+        magic = np.lib.format.magic(1, 0)
+        room = self._HEADER_BYTES - len(magic) - 2
+        text = repr(described).encode("latin1").ljust(room - 1) + b"\n"
+        if len(text) != room:  # pragma: no cover - a shape of hundreds of digits
+            raise ValueError(f"an .npy header of shape {(rows, self.dimension)} does not fit")
+        return magic + room.to_bytes(2, "little") + text
+
+
+@dataclass(frozen=True)
 class PassageWindows:
     """Passages' window vectors (each a run of sentences the model reads whole, with the
     headline), for ranking a passage by its best window. A passage's own vector is its
@@ -322,6 +421,17 @@ class PassageWindows:
         count, start = int(self.counts[i]), int(self.starts[i])
         return self.vectors[start : start + count] if count > 1 else None
 
+    def spans_of_passage(self, i: int) -> np.ndarray | None:
+        """The span vectors of passage ``i``'s windows, window after window; None without
+        ``spans``."""
+        if self.spans is None:
+            return None
+        first, count = int(self.starts[i]), int(self.counts[i])
+        start = int(self.spans.starts[first])
+        return self.spans.vectors[
+            start : start + int(self.spans.counts[first : first + count].sum())
+        ]
+
     def save(self, directory: Path) -> None:
         for name, array in zip(self.FILES, (self.vectors, self.starts, self.counts), strict=True):
             np.save(directory / name, array)
@@ -342,10 +452,12 @@ class DenseIndex:
         vectors: np.ndarray,
         reduced: ReducedVectors | None = None,
         windows: PassageWindows | None = None,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         self.vectors = vectors
         self.reduced = reduced
         self.windows = windows
+        self.sentences = sentences  # read a few passages at a time, through the mapping
         # Open for the index's lifetime (closed with it, when the snapshot is let go). Re-scoring
         # reads scattered rows: each file is read through once in the background, into the
         # kernel's page cache (not this process's memory), rather than paying a disk read per
@@ -361,6 +473,8 @@ class DenseIndex:
             self.reduced.save(directory)
         if self.windows is not None:
             self.windows.save(directory)
+        if self.sentences is not None:
+            self.sentences.save(directory)
 
     @classmethod
     def load(cls, directory: Path) -> DenseIndex:
@@ -368,6 +482,7 @@ class DenseIndex:
             np.load(directory / cls.FILE, mmap_mode="r"),
             ReducedVectors.load(directory),
             PassageWindows.load(directory),
+            SentenceVectors.load(directory),
         )
 
     def first_pass(self, query: np.ndarray) -> np.ndarray:

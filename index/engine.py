@@ -132,8 +132,22 @@ def dense_texts(article: Article | StoredArticle, span: PassageSpan) -> list[str
     that the model reads whole. The passage's vector is the mean of these windows', so a
     sentence past the model's limit still counts (a 300-word passage was truncated); the
     windows are kept too, for questions that rank a passage by its best one."""
-    windows = pack_spans(article.body, span.sentences, DENSE_WINDOW_WORDS)
-    return [f"{article.title}. {article.body[w.start : w.end]}" for w in windows]
+    return dense_windows(article, span)[0]
+
+
+def dense_windows(
+    article: Article | StoredArticle, span: PassageSpan
+) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """``dense_texts`` and, per window, its sentences' character spans in the window's
+    text: each sentence of the passage is in exactly one window, in order, so pooling its
+    tokens there gives it a vector from the pass that embeds the passage anyway."""
+    prefix = f"{article.title}. "
+    texts, spans = [], []
+    for w in pack_spans(article.body, span.sentences, DENSE_WINDOW_WORDS):
+        shift = len(prefix) - w.start
+        texts.append(prefix + article.body[w.start : w.end])
+        spans.append([(s.start + shift, s.end + shift) for s in w.sentences])
+    return texts, spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,18 +290,25 @@ class Engine:
         """Embed the passages of ``pending`` in one call and commit them in one transaction."""
         if not pending:
             return False
-        windows = self.encoder.encode_windows(
-            [dense_texts(p.article, span) for p in pending for span in p.spans]
+        texts, spans = zip(
+            *(dense_windows(p.article, span) for p in pending for span in p.spans), strict=True
         )
+        windows = self.encoder.encode_windows(texts, spans=spans)
         matrix = windows.means()
         self._check_dimension(matrix.shape[1])
         writes, row = [], 0
         for p in pending:
             passages = []
             for ordinal, span in enumerate(p.spans):
-                window_vectors = windows.of_passage(row)
                 passages.append(
-                    self._new_passage(p.article, ordinal, span, matrix[row], window_vectors)
+                    self._new_passage(
+                        p.article,
+                        ordinal,
+                        span,
+                        matrix[row],
+                        windows.of_passage(row),
+                        windows.spans_of_passage(row),
+                    )
                 )
                 row += 1
             writes.append(ArticleWrite(p.article_id, p.article, passages, p.is_update))
@@ -305,6 +326,7 @@ class Engine:
         span: PassageSpan,
         vector: np.ndarray,
         window_vectors: np.ndarray | None = None,
+        sentence_vectors: np.ndarray | None = None,
     ) -> NewPassage:
         """The passage with its BM25 tokens and how many are the header's and each sentence's,
         so quoting can take a sentence's tokens from the store instead of tokenizing it for
@@ -324,6 +346,7 @@ class Engine:
             vector=vector,
             sentence_token_counts=[len(header), *map(len, by_sentence)] if exact else None,
             window_vectors=window_vectors,
+            sentence_vectors=sentence_vectors,
         )
 
     def _check_dimension(self, dimension: int) -> None:
@@ -569,13 +592,19 @@ class Engine:
         )
 
     def _load_passages(self, ids: Sequence[int], scores: Sequence[float]) -> list[RetrievedPassage]:
+        """The passages with their articles and sentence vectors. The vectors come from the
+        index by passage id: an id is never reused, so whichever snapshot answers holds the
+        rows ingest pooled for exactly these sentences, or none."""
         passages = self.store.passages(ids)
         articles = self.store.articles(p.article_id for p in passages.values())
+        vectors = self.backend.sentence_vectors(ids)
         out = []
-        for pid, score in zip(ids, scores, strict=True):
+        for pid, score, rows in zip(ids, scores, vectors, strict=True):
             p = passages.get(pid)
             if p is not None and p.article_id in articles:  # deleted since the snapshot: skip
-                out.append(RetrievedPassage(p, articles[p.article_id], float(score)))
+                if rows is not None and len(rows) != len(p.sentences):
+                    rows = None
+                out.append(RetrievedPassage(p, articles[p.article_id], float(score), rows))
         return out
 
     def search(

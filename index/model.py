@@ -11,7 +11,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _SPACE = re.compile(r"\s+")
 
@@ -134,6 +137,10 @@ class RetrievedPassage:
     passage: Passage
     article: StoredArticle
     score: float
+    # Float32 unit rows aligned with ``passage.sentences``, pooled at ingest from the pass that
+    # embedded the passage (a zero row for a sentence the model did not read): cosines with
+    # the question's vector, no encoding per question. None: the index keeps none for it.
+    sentence_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from index.fitted import logistic
 from index.model import RetrievedPassage
@@ -97,9 +97,7 @@ def rerank_by_best_sentence(
         ]
         order.sort(key=lambda i: -scores[i])
     position = {old: new for new, old in enumerate(order)}
-    reordered = [
-        RetrievedPassage(passages[i].passage, passages[i].article, scores[i]) for i in order
-    ]
+    reordered = [replace(passages[i], score=scores[i]) for i in order]
     renumbered = [
         SentenceUnit(position[u.passage_index], u.span, u.tokens, u.answer)
         for u in units

@@ -16,19 +16,22 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from index.config import BM25_NUMBA_FROM
-from index.dense import DenseIndex, PassageWindows, ReducedVectors
+from index.dense import DenseIndex, PassageWindows, ReducedVectors, SentenceVectorsWriter
 from index.lexical import LexicalIndex
-from index.store import Store
+from index.store import PassageRow, Store
 
 CURRENT = "CURRENT"
-_FORMAT = 3  # bump when the files change: older snapshots are rebuilt, not misread
+# Bump when the files change: older snapshots are rebuilt, not misread. A file an older
+# snapshot lacks and that loads as absent (the sentence vectors) needs no bump: its passages
+# were stored without them too, so a rebuild at start-up would add none.
+_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,20 @@ class IndexSnapshot:
         wanted = {n.casefold() for n in names}
         codes = [i for i, s in enumerate(self.sources) if s.casefold() in wanted]
         return np.isin(self.source_codes, codes)
+
+    def sentence_vectors(self, passage_ids: Sequence[int]) -> list[np.ndarray | None]:
+        """Each passage's sentence vectors (float32, one row per sentence), None for one
+        not in this snapshot or stored without them. Reads only those passages' rows."""
+        sentences = self.dense.sentences
+        if sentences is None or not len(passage_ids):
+            return [None] * len(passage_ids)
+        wanted = np.asarray(passage_ids, dtype=np.int64)
+        rows = np.searchsorted(self.passage_ids, wanted)  # ids ascend: built in id order
+        out: list[np.ndarray | None] = []
+        for pid, row in zip(wanted, rows, strict=True):
+            found = row < len(self.passage_ids) and self.passage_ids[row] == pid
+            out.append(sentences.of_passage(int(row)) if found else None)
+        return out
 
     def date_mask(self, since: datetime | None, until: datetime | None) -> np.ndarray:
         mask = np.ones(len(self), dtype=bool)
@@ -138,6 +155,55 @@ def wants_first_pass(rows: int, first_pass_from: int) -> bool:
     return first_pass_from > 0 and rows >= first_pass_from
 
 
+@dataclass
+class _Columns:
+    """What a snapshot keeps of each passage, gathered row by row from the store; the
+    sentence vectors go straight to their file."""
+
+    dimension: int
+    sentences: SentenceVectorsWriter
+    ids: list[int] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)  # split one at a time while BM25 builds
+    vectors: list[bytes] = field(default_factory=list)
+    windows: list[bytes] = field(default_factory=list)  # of passages with several, in order
+    window_counts: list[int] = field(default_factory=list)
+    published: list[float] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)
+    articles: list[int] = field(default_factory=list)
+    source_code: dict[str, int] = field(default_factory=dict)
+    article_code: dict[str, int] = field(default_factory=dict)
+
+    def add(self, row: PassageRow) -> None:
+        self.ids.append(row.id)
+        self.articles.append(self.article_code.setdefault(row.article_id, len(self.article_code)))
+        self.tokens.append(row.tokens)
+        self.vectors.append(row.vector)
+        self.window_counts.append(len(row.window_vectors or b"") // (4 * self.dimension))
+        if row.window_vectors:
+            self.windows.append(row.window_vectors)
+        self.sentences.add(row.sentence_vectors)
+        self.published.append(np.nan if row.published_ts is None else row.published_ts)
+        codes = self.source_code
+        self.codes.append(-1 if row.source is None else codes.setdefault(row.source, len(codes)))
+
+    def save(self, directory: Path, first_pass_from: int, first_pass_dims: int) -> None:
+        """The dense index and the row-aligned arrays (not BM25)."""
+        n, dimension = len(self.ids), self.dimension
+        matrix = np.frombuffer(b"".join(self.vectors), dtype=np.float32).reshape(n, dimension)
+        reduced = (
+            ReducedVectors.fit(matrix, first_pass_dims)
+            if wants_first_pass(n, first_pass_from)
+            else None
+        )
+        window_rows = np.frombuffer(b"".join(self.windows), np.float32).reshape(-1, dimension)
+        passage_windows = PassageWindows.of(window_rows, self.window_counts)
+        DenseIndex(matrix, reduced, passage_windows).save(directory)
+        np.save(directory / "passage_ids.npy", np.asarray(self.ids, dtype=np.int64))
+        np.save(directory / "published_ts.npy", np.asarray(self.published, dtype=np.float64))
+        np.save(directory / "source_codes.npy", np.asarray(self.codes, dtype=np.int32))
+        np.save(directory / "article_codes.npy", np.asarray(self.articles, dtype=np.int32))
+
+
 def build_snapshot(
     store: Store,
     index_dir: Path,
@@ -156,58 +222,24 @@ def build_snapshot(
     ``phrases`` gives BM25 its word-pair columns (``LexicalIndex.build``)."""
     with _build_lock(index_dir):
         epoch = store.epoch()
-        ids: list[int] = []
-        tokens: list[str] = []  # split one passage at a time while the index is built
-        vectors: list[bytes] = []
-        windows: list[bytes] = []  # the passages' that have several, in row order
-        window_counts: list[int] = []
-        published: list[float] = []
-        codes: list[int] = []
-        articles: list[int] = []
-        source_code: dict[str, int] = {}
-        article_code: dict[str, int] = {}
-        for row in store.iter_passage_rows():
-            ids.append(row.id)
-            articles.append(article_code.setdefault(row.article_id, len(article_code)))
-            tokens.append(row.tokens)
-            vectors.append(row.vector)
-            window_counts.append(len(row.window_vectors or b"") // (4 * dimension))
-            if row.window_vectors:
-                windows.append(row.window_vectors)
-            published.append(np.nan if row.published_ts is None else row.published_ts)
-            codes.append(
-                -1 if row.source is None else source_code.setdefault(row.source, len(source_code))
-            )
         name = f"gen-{epoch:08d}-{uuid.uuid4().hex[:8]}"
         directory = index_dir / name
         directory.mkdir(parents=True)
-        matrix = (
-            np.frombuffer(b"".join(vectors), dtype=np.float32).reshape(len(ids), dimension)
-            if ids
-            else np.zeros((0, dimension), dtype=np.float32)
-        )
-        reduced = (
-            ReducedVectors.fit(matrix, first_pass_dims)
-            if wants_first_pass(len(ids), first_pass_from)
-            else None
-        )
-        window_rows = np.frombuffer(b"".join(windows), dtype=np.float32).reshape(-1, dimension)
-        passage_windows = PassageWindows.of(window_rows, window_counts)
-        DenseIndex(matrix, reduced, passage_windows).save(directory)
-        np.save(directory / "passage_ids.npy", np.asarray(ids, dtype=np.int64))
-        np.save(directory / "published_ts.npy", np.asarray(published, dtype=np.float64))
-        np.save(directory / "source_codes.npy", np.asarray(codes, dtype=np.int32))
-        np.save(directory / "article_codes.npy", np.asarray(articles, dtype=np.int32))
-        if ids:
-            splits = (t.split() for t in tokens)
+        with SentenceVectorsWriter(directory, dimension) as sentences:
+            columns = _Columns(dimension, sentences)
+            for row in store.iter_passage_rows():
+                columns.add(row)
+        columns.save(directory, first_pass_from, first_pass_dims)
+        if columns.ids:
+            splits = (t.split() for t in columns.tokens)
             LexicalIndex.build(splits, k1=k1, b=b, method=method, phrases=phrases).save(
                 directory / "bm25"
             )
         manifest = {
             "format": _FORMAT,
             "epoch": epoch,
-            "rows": len(ids),
-            "sources": list(source_code),
+            "rows": len(columns.ids),
+            "sources": list(columns.source_code),
         }
         (directory / "manifest.json").write_text(json.dumps(manifest))
         _fsync_tree(directory)

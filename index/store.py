@@ -53,7 +53,8 @@ CREATE INDEX IF NOT EXISTS articles_recent ON articles(
     source, title, json_extract(metadata, '$.category'), published, url, id
 );
 -- AUTOINCREMENT: passage ids are never reused, so an older index snapshot can never point
--- at a different passage than the one it indexed.
+-- at a different passage than the one it indexed. sentence_vectors are float16 (sentences,
+-- dimension): a vector per sentence is many times the passage's own vector, so half the bytes.
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
@@ -64,7 +65,8 @@ CREATE TABLE IF NOT EXISTS passages (
     tokens TEXT NOT NULL,
     vector BLOB NOT NULL,
     sentence_token_counts TEXT,
-    window_vectors BLOB
+    window_vectors BLOB,
+    sentence_vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 """
@@ -84,6 +86,9 @@ class NewPassage:
     # The vectors of its windows (``vector`` is their mean) when it has several; None: its
     # one window is ``vector``.
     window_vectors: np.ndarray | None = None
+    # One unit vector per sentence of ``sentences`` (a zero row for one the model did not
+    # read), stored as float16; None: not pooled.
+    sentence_vectors: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,7 @@ class PassageRow:
     published_ts: float | None
     source: str | None
     window_vectors: bytes | None  # None: the passage is one window (or predates windows)
+    sentence_vectors: bytes | None  # float16 rows; None: stored before they were kept
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -288,7 +294,7 @@ class Store:
             with self._lock:
                 rows = self._db.execute(
                     "SELECT p.id, p.article_id, p.tokens, p.vector, a.published_ts, a.source, "
-                    "p.window_vectors "
+                    "p.window_vectors, p.sentence_vectors "
                     "FROM passages p "
                     "JOIN articles a ON a.id = p.article_id WHERE p.id > ? ORDER BY p.id LIMIT ?",
                     (last, batch),
@@ -467,7 +473,8 @@ class Store:
                     )
                 self._db.executemany(
                     "INSERT INTO passages (article_id, ordinal, start, end, sentences, tokens, "
-                    "vector, sentence_token_counts, window_vectors) VALUES (?,?,?,?,?,?,?,?,?)",
+                    "vector, sentence_token_counts, window_vectors, sentence_vectors) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
                     [
                         (
                             w.article_id,
@@ -483,6 +490,9 @@ class Store:
                             None
                             if p.window_vectors is None
                             else np.ascontiguousarray(p.window_vectors, np.float32).tobytes(),
+                            None
+                            if p.sentence_vectors is None
+                            else np.ascontiguousarray(p.sentence_vectors, "<f2").tobytes(),
                         )
                         for p in w.passages
                     ],
@@ -534,6 +544,8 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE passages ADD COLUMN sentence_token_counts TEXT")
     if "window_vectors" not in columns:
         db.execute("ALTER TABLE passages ADD COLUMN window_vectors BLOB")
+    if "sentence_vectors" not in columns:
+        db.execute("ALTER TABLE passages ADD COLUMN sentence_vectors BLOB")
 
 
 def _split_tokens(

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.dense import DenseIndex, PassageWindows, ReducedVectors
+from index.dense import (
+    DenseIndex,
+    PassageWindows,
+    ReducedVectors,
+    SentenceVectors,
+    SentenceVectorsWriter,
+    SpanVectors,
+)
 from index.snapshot import load_snapshot
 from tests.conftest import SAMPLE_DIR
 
@@ -140,3 +147,56 @@ def test_best_window_search_equals_the_best_window_of_every_passage(tmp_path, fi
             expected = allowed[np.argsort(-best[allowed], kind="stable")[:8]]
             np.testing.assert_array_equal(rows, expected)
             np.testing.assert_allclose(cosines, means[rows] @ q, atol=1e-6)
+
+
+# -- sentence vectors, one file for the whole index --------------------------------------------
+
+
+def test_sentence_vectors_stream_to_a_memory_mapped_half_precision_file(tmp_path):
+    rng = np.random.default_rng(5)
+    per_passage = [_unit(rng.normal(size=(n, 8))) for n in (3, 1, 4)]
+    stored = [rows.astype("<f2").tobytes() for rows in per_passage]
+    with SentenceVectorsWriter(tmp_path, 8) as writer:
+        # The second passage was stored before they were kept.
+        for rows in (stored[0], None, stored[1], stored[2]):
+            writer.add(rows)
+    loaded = SentenceVectors.load(tmp_path)
+    assert loaded is not None and isinstance(loaded.vectors, np.memmap)
+    assert loaded.vectors.dtype == np.float16 and loaded.vectors.shape == (8, 8)
+    assert loaded.counts.tolist() == [3, 0, 1, 4]
+    assert loaded.of_passage(1) is None
+    for row, rows in zip((0, 2, 3), per_passage, strict=True):
+        got = loaded.of_passage(row)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, rows, atol=1e-3)
+    # The same arrays as numpy writes them: either file loads alike.
+    SentenceVectors(np.asarray(loaded.vectors), loaded.starts, loaded.counts).save(tmp_path)
+    again = SentenceVectors.load(tmp_path)
+    np.testing.assert_array_equal(again.vectors, loaded.vectors)
+
+
+def test_an_empty_writer_still_writes_a_loadable_file(tmp_path):
+    with SentenceVectorsWriter(tmp_path, 8) as writer:
+        writer.add(None)
+    loaded = SentenceVectors.load(tmp_path)
+    assert loaded.vectors.shape == (0, 8) and loaded.of_passage(0) is None
+
+
+def test_rows_that_are_not_whole_vectors_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="not whole rows"), SentenceVectorsWriter(tmp_path, 8) as w:
+        w.add(b"\0" * 10)
+
+
+def test_an_index_without_sentence_vectors_loads_them_as_none(tmp_path):
+    vectors = _unit(np.eye(3, 8) + 0.1)
+    DenseIndex(vectors, windows=PassageWindows.of(vectors, [1, 1, 1])).save(tmp_path)
+    assert SentenceVectors.load(tmp_path) is None
+    assert DenseIndex.load(tmp_path).sentences is None
+
+
+def test_a_passages_span_vectors_are_its_windows_in_order():
+    spans = SpanVectors.of([np.eye(4)[:2], np.eye(4)[2:3], np.eye(4)[3:]], 4)
+    windows = PassageWindows.of(np.eye(3, 4, dtype=np.float32), [2, 1], spans)
+    np.testing.assert_array_equal(windows.spans_of_passage(0), np.eye(4)[:3])
+    np.testing.assert_array_equal(windows.spans_of_passage(1), np.eye(4)[3:])
+    assert PassageWindows.of(np.eye(3, 4), [2, 1]).spans_of_passage(0) is None

@@ -22,11 +22,12 @@ from index.engine import Engine, dense_texts, lexical_text
 from index.errors import IngestError
 from index.lexical import LexicalIndex
 from index.model import Answer, Article, RetrievedPassage, Span
+from index.pooling import span_vectors
 from index.question import question_kind
 from index.retrieve import Filters
 from index.segment import PassageSpan, pack_passages
 from index.sentences import sentence_units
-from index.snapshot import load_snapshot
+from index.snapshot import current_name, load_snapshot
 from tests.conftest import SAMPLE_DIR
 
 SEED_TITLE = "Japan, South Korea to Link Radar Systems to Track North Korea Missiles: Source"
@@ -47,7 +48,16 @@ class CountingEncoder:
         self.texts.extend(texts)
         return self.inner.encode(texts)
 
-    encode_windows = Encoder.encode_windows  # through our encode, so every window is counted
+    # Through our encode and encode_tokens, so every window is counted.
+    encode_windows = Encoder.encode_windows
+
+    @property
+    def backend(self) -> CountingEncoder:
+        return self
+
+    def encode_tokens(self, texts: Sequence[str]):
+        self.texts.extend(texts)
+        return self.inner.backend.encode_tokens(texts)
 
     def encode_question(self, text: str) -> np.ndarray:
         self.texts.append(text)
@@ -997,3 +1007,159 @@ def test_a_write_that_cannot_begin_does_not_keep_the_store_locked(engine_factory
     reader.start()
     reader.join(5)
     assert counted == [(0, 0)]
+
+
+# -- sentence vectors: pooled at ingest, kept in the index, handed to the answer path ----------
+
+
+def _stored_sentence_vectors(engine: Engine) -> dict[int, np.ndarray | None]:
+    """Each stored passage's sentence vectors as the store holds them (float16 rows)."""
+    dimension = engine.encoder.dimension
+    return {
+        row.id: None
+        if row.sentence_vectors is None
+        else np.frombuffer(row.sentence_vectors, "<f2").reshape(-1, dimension)
+        for row in engine.store.iter_passage_rows()
+    }
+
+
+def _norms_are_one_or_zero(rows: np.ndarray) -> bool:
+    norms = np.linalg.norm(np.asarray(rows, np.float32), axis=1)
+    return bool(np.all((np.abs(norms - 1) < 2e-3) | (norms == 0)))
+
+
+def test_ingest_pools_a_vector_per_sentence_in_the_window_that_holds_it(seed_engine, encoder):
+    stored = _stored_sentence_vectors(seed_engine)
+    passages = seed_engine.store.passages(list(stored))
+    articles = seed_engine.store.articles(p.article_id for p in passages.values())
+    several = 0
+    for pid, p in passages.items():
+        rows = stored[pid]
+        assert rows is not None and len(rows) == len(p.sentences) and _norms_are_one_or_zero(rows)
+        article = articles[p.article_id]
+        span = PassageSpan(
+            p.start, p.end, tuple(Span(s.start + p.start, s.end + p.start) for s in p.sentences)
+        )
+        windows = dense_texts(article, span)
+        several += len(windows) > 1
+        # Found again by its text in the window that reads it, after the headline.
+        expected, sentences = [], iter(p.text[s.start : s.end] for s in p.sentences)
+        for window in windows:
+            outputs = encoder.backend.encode_tokens([window])
+            at, found = len(article.title) + 2, []
+            while (sentence := next(sentences, None)) is not None:
+                start = window.index(sentence, at)
+                at = start + len(sentence)
+                found.append((start, at))
+                if at == len(window):
+                    break
+            expected.append(span_vectors(outputs.tokens[0], outputs.offsets[0], found))
+        np.testing.assert_allclose(rows, np.concatenate(expected), atol=2e-3)
+    assert several  # the sample has passages of several windows
+
+
+def test_sentences_past_what_the_model_reads_get_zero_rows_in_their_window(engine_factory):
+    # Made-up codes take many word pieces each: a 150-word window is far past 256 of them.
+    body = " ".join(f"Crew {i} logged code qzx{i}vk-{i}prw7 at dock kjv{i}q." for i in range(60))
+    engine = engine_factory()
+    engine.ingest([Article("Dock log", body, "log")])
+    stored = _stored_sentence_vectors(engine)
+    passages = engine.store.passages(list(stored))
+    first = passages[min(passages)]
+    rows = stored[first.id].astype(np.float32)
+    assert len(rows) == len(first.sentences) and _norms_are_one_or_zero(rows)
+    read = np.linalg.norm(rows, axis=1) > 0
+    assert read[0] and not read.all()  # the first is read, a later one is past truncation
+    # The next window is read afresh: a sentence after an unread one has a vector again.
+    assert np.flatnonzero(read)[-1] > np.flatnonzero(~read)[0]
+
+
+def test_sentence_vectors_survive_the_snapshot_and_arrive_on_retrieved_passages(tmp_path, encoder):
+    data = tmp_path / "data"
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        engine.ingest_paths([SAMPLE_DIR])
+        stored = _stored_sentence_vectors(engine)
+        built = engine.backend.snapshot().name
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:  # the published files, mapped
+        snapshot = engine.backend.snapshot()
+        assert snapshot.name == built
+        assert isinstance(snapshot.dense.sentences.vectors, np.memmap)
+        assert snapshot.dense.sentences.vectors.dtype == np.float16
+        long = "Which forum will the defense ministers of Japan and South Korea attend in June?"
+        answered = [
+            engine.search("Shangri-La Dialogue"),
+            engine.deliberate("When is the Shangri-La Dialogue?").passages,
+            engine.deliberate(long).passages,  # reranked
+            engine.quote_answer(long).passages,
+        ]
+        for passages in answered:
+            assert passages
+            for rp in passages:
+                assert rp.sentence_vectors.dtype == np.float32
+                assert len(rp.sentence_vectors) == len(rp.passage.sentences)
+                np.testing.assert_array_equal(rp.sentence_vectors, stored[rp.passage.id])
+
+
+def test_a_sentences_vector_is_nearest_the_question_it_answers(engine_factory):
+    sentences = [
+        "The city council met on Tuesday evening to discuss the annual budget.",
+        "A new ferry line to the northern islands will open in March.",
+        "The mayor said the old library will be turned into a museum of local history.",
+        "Ticket prices for the stadium rose by ten percent after the renovation.",
+        "Heavy snow closed the mountain pass for three days last week.",
+    ]
+    engine = engine_factory()
+    engine.ingest([Article("City news roundup", " ".join(sentences), "roundup")])
+    questions = {
+        "When will the ferry to the northern islands start running?": 1,
+        "What will happen to the old library building?": 2,
+        "How much more do stadium tickets cost?": 3,
+        "Why was the mountain pass closed?": 4,
+    }
+    for question, answer in questions.items():
+        (rp,) = engine.search(question, limit=1)
+        assert len(rp.passage.sentences) == len(sentences)
+        cosines = rp.sentence_vectors @ engine.encoder.encode_question(question)
+        assert int(np.argmax(cosines)) == answer, (question, cosines)
+
+
+def test_a_store_from_before_sentence_vectors_migrates_and_answers_without_them(tmp_path, encoder):
+    data = tmp_path / "data"
+    question = "When is the Shangri-La Dialogue?"
+    _sample_store_without(data, "sentence_vectors", encoder)
+    generation = data / "index" / current_name(data / "index")
+    for path in generation.glob("sentence_*.npy"):  # and an index of that version
+        path.unlink()
+    with Engine(EngineConfig(data_dir=data), encoder) as engine:
+        assert engine.backend.snapshot().dense.sentences is None
+        assert all(rows is None for rows in _stored_sentence_vectors(engine).values())
+        answer = engine.quote_answer(question)
+        assert not answer.abstained and answer.passages
+        assert all(rp.sentence_vectors is None for rp in answer.passages)
+        ferry = "The harbour ferry to the Shangri-La Hotel resumed on Monday morning."
+        engine.ingest([Article("Ferry news", ferry, "a")])
+        by_article = {rp.article.title: rp for rp in engine.search("Shangri-La", limit=20)}
+    # The new article's passage has them; those stored before still have none.
+    assert by_article["Ferry news"].sentence_vectors.shape == (1, encoder.dimension)
+    assert sum(rp.sentence_vectors is None for rp in by_article.values()) == len(by_article) - 1
+
+
+def test_a_changed_article_re_ingested_replaces_its_sentence_vectors(engine_factory):
+    engine = engine_factory()
+    engine.ingest([Article(ARTICLE["title"], ARTICLE["text"], "1", url=ARTICLE["url"])])
+    ((old_id, old_rows),) = _stored_sentence_vectors(engine).items()
+    changed = (
+        "Dock workers in Rotterdam voted to strike again on Monday. "
+        "Ferries to the islands were cancelled. The port authority called for talks."
+    )
+    assert engine.ingest([Article(ARTICLE["title"], changed, "2", url=ARTICLE["url"])]).updated
+    ((new_id, new_rows),) = _stored_sentence_vectors(engine).items()
+    assert new_id != old_id and (len(old_rows), len(new_rows)) == (2, 3)
+    snapshot = engine.backend.snapshot()
+    assert snapshot.sentence_vectors([old_id]) == [None]
+    (rp,) = engine.search("Which ferries were cancelled?", limit=1)
+    assert rp.passage.id == new_id
+    np.testing.assert_array_equal(rp.sentence_vectors, new_rows)
+    # The answering sentence is the new body's, and the question is nearest it.
+    cosines = rp.sentence_vectors @ engine.encoder.encode_question("Which ferries were cancelled?")
+    assert int(np.argmax(cosines)) == 1

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from index.model import Passage, RetrievedPassage, Span, StoredArticle
@@ -200,3 +201,18 @@ def test_rerank_by_article_share_brings_in_the_named_outlets_article():
     )
     assert [rp.passage.id for rp in kept] == [3, 1]
     assert {u.passage_index for u in renumbered} == {0, 1}
+
+
+def test_reranked_passages_keep_their_sentence_vectors():
+    tok = NewsTokenizer()
+    question = "When will the harbour ferry resume service?"
+    first = _retrieved(1, "The harbour is busy. Service is fine.", 0.05)
+    second = _retrieved(2, "The harbour ferry will resume service on Monday.", 0.045)
+    vectors = {1: np.eye(2, 4, dtype=np.float32), 2: np.eye(1, 4, 2, dtype=np.float32)}
+    passages = [replace(rp, sentence_vectors=vectors[rp.passage.id]) for rp in (first, second)]
+    units = sentence_units(passages, tok, "when", question)
+    (coverage,) = headline_free_coverage(passages, units, [tok.tokens(question)], _flat_idf, tok)
+    moved, _ = rerank_by_best_sentence(passages, units, coverage, 0.08, keep=2)
+    assert [rp.passage.id for rp in moved] == [2, 1]
+    for rp in moved:
+        assert rp.sentence_vectors is vectors[rp.passage.id]

@@ -278,3 +278,41 @@ def test_a_nul_in_the_body_does_not_cut_the_passage_text(store):
     records = store.passage_records(0, 100)
     assert [r.text for r in records] == [passages[i].text for i in ids]
     assert [r.text for r in store.passage_records_by_id(ids)] == [r.text for r in records]
+
+
+def test_sentence_vectors_are_stored_at_half_precision_and_none_stays_none(store):
+    body = "One two three. Four five six."
+    a, b = (
+        _article("A", body, url="https://x/a"),
+        _article("B", body + " Seven.", url="https://x/b"),
+    )
+    rows = np.array([[0.6, 0.8, 0, 0], [0, 0, 0, 0]], dtype=np.float32)  # a zero row: truncated
+    sentences = (Span(0, 14), Span(15, 29))
+    with_rows = NewPassage(0, 0, len(body), sentences, ["x"], np.ones(DIM), sentence_vectors=rows)
+    without = NewPassage(0, 0, len(body), sentences, ["x"], np.ones(DIM))
+    store.write_batch([ArticleWrite(a.natural_id, a, [with_rows], False)])
+    store.write_batch([ArticleWrite(b.natural_id, b, [without], False)])
+    first, second = store.iter_passage_rows()
+    assert len(first.sentence_vectors) == rows.size * 2  # two bytes a number
+    stored = np.frombuffer(first.sentence_vectors, "<f2").reshape(2, 4)
+    np.testing.assert_array_equal(stored, rows.astype(np.float16))
+    assert second.sentence_vectors is None
+
+
+def test_an_older_store_gains_the_sentence_vectors_column_empty(tmp_path):
+    path = tmp_path / "newsbot.sqlite3"
+    s = Store(path)
+    s.write_batch([_write(_article("A", BODY, url="https://x/a"))])
+    s.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE passages DROP COLUMN sentence_vectors")
+    db.commit()
+    db.close()
+    s = Store(path)
+    try:
+        rows = list(s.iter_passage_rows())
+        assert len(rows) == BODY_PASSAGES and all(r.sentence_vectors is None for r in rows)
+        columns = {r[1] for r in s._db.execute("PRAGMA table_info(passages)")}
+        assert "sentence_vectors" in columns
+    finally:
+        s.close()

@@ -44,6 +44,10 @@ class Backend(Protocol):
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """How informative each token is in this corpus (for choosing quote sentences)."""
 
+    def sentence_vectors(self, passage_ids: Sequence[int]) -> list[np.ndarray | None]:
+        """Each passage's sentence vectors (float32, a row per ``Passage.sentences`` entry),
+        None where the index keeps none."""
+
     def indexed_count(self) -> int: ...
 
     def known_sources(self) -> Sequence[str]:

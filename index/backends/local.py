@@ -108,6 +108,9 @@ class LocalBackend:
         lexical = self.snapshot().lexical
         return lexical.idf(tokens) if lexical else dict.fromkeys(tokens, 1.0)
 
+    def sentence_vectors(self, passage_ids: Sequence[int]) -> list[np.ndarray | None]:
+        return self.snapshot().sentence_vectors(passage_ids)
+
     def indexed_count(self) -> int:
         return len(self.snapshot())
 

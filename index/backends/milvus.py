@@ -356,6 +356,11 @@ class MilvusBackend:
         assert table is not None
         return table.idf(tokens)
 
+    def sentence_vectors(self, passage_ids: Sequence[int]) -> list[np.ndarray | None]:
+        """None for every passage: the collection holds one vector a passage, and the answer
+        path does without sentence vectors."""
+        return [None] * len(passage_ids)
+
     def indexed_count(self) -> int:
         self._refresh()
         return self._count
