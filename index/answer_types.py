@@ -41,19 +41,26 @@ _FUNCTION = (
     "this|is|was|were|are|since|after|before)"
 )
 _NUMBER = re.compile(
-    r"(?:[$€£¥]\s?)?(?<![\w.-])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+    r"(?:[$€£¥]\s?)?(?<![\w.-])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+|[½¼¾])?"
     rf"(?:\s?(?:%|percent|per cent|million|billion|trillion|thousand|hundred|(?!{_FUNCTION}\b)[a-zA-Z]+))?"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds|"
-    rf"thousands|millions)\s+(?!{_FUNCTION}\b)[a-zA-Z]+",
+    r"thousands|millions)(?:\s+(?!(?:or|and|to|more|less|than|a|an|of)\b)[a-zA-Z]+|(?=\s+of\b))",
     re.IGNORECASE,
 )
+# The day of a date ("September 23"): not a count.
+_DAY_OF_MONTH = re.compile(rf"\b(?:{_MONTHS})\s*$", re.IGNORECASE)
 # A year alone ("in 2023", "2024 season") is a date, not a count or an amount.
 _YEAR_ONLY = re.compile(r"(?:19|20)\d{2}(?:\s+[a-zA-Z]+)?")
 _NAME = re.compile(
     r"\b[A-Z][\w’'.-]*"
     r"(?:\s+(?:(?:de|der|den|van|von|bin|ibn|al|da|di|du|dos|del|la|le|of|the)\s+)*[A-Z][\w’'.-]*)*"
 )
-_PLACE = re.compile(r"\b(?:in|at|near|to)\s+((?:the\s+)?[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*)")
+_PLACE_NAME = r"(?:the\s+)?[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*"
+# "in Austin, Houston and Phoenix", "at Wembley", "an Atlanta-based startup"
+_PLACE = re.compile(
+    rf"\b(?:in|at|near|to)\s+({_PLACE_NAME}(?:,\s+{_PLACE_NAME})*(?:,?\s+and\s+{_PLACE_NAME})?)"
+    r"|\b([A-Z][\w’'.]*(?:\s+[A-Z][\w’'.]*)*)-based\b"
+)
 _NOT_NAMES = frozenset(
     [m.lower() for m in _MONTHS.replace("\\.?", "").split("|")]
     + list(WEEKDAYS)
@@ -140,17 +147,14 @@ def _answer_span(sentence: str, kind: QuestionKind, question: str) -> Span | Non
                 return Span(m.start(), m.end())
         return None
     if kind in ("how_many", "how_much"):
-        for m in _NUMBER.finditer(sentence):
-            text = m.group()
-            if text.split()[0].lower() not in asked and not _YEAR_ONLY.fullmatch(text):
-                return Span(m.start(), m.end())
-        return None
+        return _amount(sentence, asked)
     if kind == "where":
         for m in _PLACE.finditer(sentence):
-            words = [w.strip(".,;:’'").lower() for w in m.group(1).split()]
+            group = 1 if m.group(1) else 2
+            words = [w.strip(".,;:’'").lower() for w in m.group(group).split()]
             named = words[0] not in _NOT_NAMES or len(words) > 1
             if named and not all(w in asked for w in words):
-                return Span(m.start(1), m.end(1))
+                return Span(m.start(group), m.end(group))
         return None
     if kind == "why":
         m = _REASON.search(sentence)
@@ -161,6 +165,24 @@ def _answer_span(sentence: str, kind: QuestionKind, question: str) -> Span | Non
         m = _QUOTED.search(sentence)
         return Span(m.start(1), m.end(1)) if m else None
     return None
+
+
+def _amount(sentence: str, asked: set[str]) -> Span | None:
+    """The first number that counts what the question names ("2½ million podcast downloads"
+    for "how many downloads"), else the first number; not a year, nor a day of a month."""
+    first = None
+    counted = {w[:5] for w in asked if len(w) > 2}  # "downloads", "download": one word
+    for m in _NUMBER.finditer(sentence):
+        text = m.group()
+        if text.split()[0].lower() in asked or _YEAR_ONLY.fullmatch(text):
+            continue
+        if _DAY_OF_MONTH.search(sentence[: m.start()]):
+            continue
+        after = re.findall(r"[\w’'-]+", sentence[m.start() : m.end() + 40].lower())[:4]
+        if any(w[:5] in counted for w in after):
+            return Span(m.start(), m.end())
+        first = first or Span(m.start(), m.end())
+    return first
 
 
 def _name(sentence: str, asked: set[str]) -> Span | None:

@@ -128,7 +128,12 @@ def test_answer_words_exclude_the_final_period(sentence, kind, question, expecte
             "Edwin van der Sar",
         ),
         # a shouted credit is not a name
-        ("ASSOCIATED PRESS — reporters saw Maria Lopez arrive.", "who", "who arrived", "Maria Lopez"),
+        (
+            "ASSOCIATED PRESS — reporters saw Maria Lopez arrive.",
+            "who",
+            "who arrived",
+            "Maria Lopez",
+        ),
         # a number inside a word, a year alone, a number word before "or": not amounts
         (
             "Users of a GLP-1 drug were 3.67 times more likely to fall ill.",
@@ -149,6 +154,33 @@ def test_answer_words_exclude_the_final_period(sentence, kind, question, expecte
             "12 worlds",
         ),
         ("The show opens in 2024 with new rides.", "how_much", "how much are tickets", None),
+        # the number that counts what the question names; not the day of a date
+        (
+            "It has 1.1 million followers and 2½ million podcast downloads a month.",
+            "how_many",
+            "how many podcast downloads does it get",
+            "2½ million",
+        ),
+        (
+            "Released on September 23, the song has over 330 million plays.",
+            "how_many",
+            "how many plays does the song have",
+            "330 million",
+        ),
+        ("We tested nine of the best VPN services.", "how_many", "how many were tested", "nine"),
+        # a list of places, a place before "-based"
+        (
+            "Rides stopped in Austin, Houston and Phoenix.",
+            "where",
+            "where did rides stop",
+            "Austin, Houston and Phoenix",
+        ),
+        (
+            "Rainforest, an Atlanta-based startup, raised money.",
+            "where",
+            "where is rainforest based",
+            "Atlanta",
+        ),
         # "what did X say": the words quoted
         (
             "The bracelet read: “Vigilante S***” in beads.",
