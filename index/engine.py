@@ -479,7 +479,7 @@ class Engine:
         else:
             retrieved = retrieved[: cfg.top_k]
             units = [u for u in units if u.passage_index < cfg.top_k]
-        chosen = self._choose(retrieved, units, parsed, kind, question)
+        chosen = self._choose(retrieved, units, parsed, kind, question, vector)
         chosen.timings_ms.update(timings)
         chosen.timings_ms["quote"] = (time.perf_counter() - t0) * 1000
         chosen = replace(chosen, max_cosine=max(hits.dense_scores.values(), default=0.0))
@@ -530,10 +530,11 @@ class Engine:
         parsed: ParsedQuery,
         kind: QuestionKind,
         question: str,
+        vector: np.ndarray,
     ) -> Deliberation:
         idf, model = self.backend.idf, self.answer_model.sentence
         indexed = self.backend.indexed_count()
-        context = SentenceContext(parsed.tokens, parsed.periods, indexed)
+        context = SentenceContext(parsed.tokens, parsed.periods, indexed, vector)
         features = sentence_features(
             units, passages, context=context, idf=idf, tokenizer=self.tokenizer
         )
@@ -557,7 +558,7 @@ class Engine:
                 rows = sentence_features(
                     [units[i] for i in own],
                     passages,
-                    context=SentenceContext(f.tokens, parsed.periods, indexed),
+                    context=SentenceContext(f.tokens, parsed.periods, indexed, vector),
                     idf=idf,
                     tokenizer=self.tokenizer,
                 )

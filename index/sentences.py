@@ -35,6 +35,7 @@ SENTENCE_FEATURES = (
     "lead",  # the article's first sentence
     "short",  # under 8 words
     "period",  # 1 when the question names a time its report matches, -1 when it does not
+    "similarity",  # the model's cosine of the question and the sentence, read in its window
 )
 
 
@@ -112,6 +113,7 @@ class SentenceContext:
     query_tokens: Sequence[str]
     periods: Sequence[Period] = ()
     indexed: int = 0  # passages in the index: how rare a word none of them holds is
+    question_vector: np.ndarray | None = None  # the question's unit vector
 
 
 def question_weights(tokens: Sequence[str], idf: Idf, indexed: int) -> dict[str, float]:
@@ -143,6 +145,7 @@ def sentence_features(
     headline_words = _headline_words(passages, tokenizer)
     top = max((rp.score for rp in passages), default=0.0) or 1.0
     period_match = [_period_match(rp, context.periods) for rp in passages]
+    similarity = _similarities(units, passages, context.question_vector)
     rows = np.zeros((len(units), len(SENTENCE_FEATURES)), dtype=np.float64)
     for n, u in enumerate(units):
         rp = passages[u.passage_index]
@@ -159,8 +162,36 @@ def sentence_features(
             float(rp.passage.ordinal == 0 and u.span.start == 0),
             float(len(rp.passage.text[u.span.start : u.span.end].split()) < 8),
             period_match[u.passage_index],
+            similarity[n],
         )
     return rows
+
+
+def _similarities(
+    units: Sequence[SentenceUnit],
+    passages: Sequence[RetrievedPassage],
+    question: np.ndarray | None,
+) -> np.ndarray:
+    """Each unit's cosine with the question: its sentences' stored vectors, summed (a unit
+    joins a very short sentence to the next). 0 where the index keeps no sentence vectors:
+    the same for every sentence of a question, so it changes no order."""
+    out = np.zeros(len(units))
+    if question is None:
+        return out
+    for n, u in enumerate(units):
+        rp = passages[u.passage_index]
+        if rp.sentence_vectors is None:
+            continue
+        rows = [
+            k
+            for k, s in enumerate(rp.passage.sentences)
+            if u.span.start <= s.start and s.end <= u.span.end
+        ]
+        if rows:
+            v = np.asarray(rp.sentence_vectors[rows], dtype=np.float32).sum(axis=0)
+            norm = float(np.linalg.norm(v))
+            out[n] = float(v @ question) / norm if norm > 0 else 0.0
+    return out
 
 
 def choose_sentences(
