@@ -36,6 +36,10 @@ SENTENCE_FEATURES = (
     "short",  # under 8 words
     "period",  # 1 when the question names a time its report matches, -1 when it does not
     "similarity",  # the model's cosine of the question and the sentence, read in its window
+    # How far below the question's best sentence: the same cosine or coverage means more
+    # where every candidate falls short.
+    "similarity_gap",
+    "free_coverage_gap",
 )
 
 
@@ -163,7 +167,13 @@ def sentence_features(
             float(len(rp.passage.text[u.span.start : u.span.end].split()) < 8),
             period_match[u.passage_index],
             similarity[n],
+            0.0,
+            0.0,
         )
+    for name, of in (("similarity_gap", "similarity"), ("free_coverage_gap", "free_coverage")):
+        values = rows[:, SENTENCE_FEATURES.index(of)]
+        if len(values):
+            rows[:, SENTENCE_FEATURES.index(name)] = values - values.max()
     return rows
 
 
