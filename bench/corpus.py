@@ -34,7 +34,7 @@ import index  # noqa: F401  (first: it parks OpenBLAS's idle threads, read when 
 import numpy as np
 
 from index.config import EngineConfig
-from index.dense import PassageWindows, ReducedVectors
+from index.dense import PassageWindows, ReducedVectors, SentenceVectors
 from index.engine import dense_texts, lexical_text
 from index.lexical import PHRASE_KEYS
 from index.model import Article
@@ -386,6 +386,10 @@ def tile_index(spec: CorpusSpec) -> dict:
     (dst / "bm25").mkdir(parents=True)
     window_file, starts_file, _ = PassageWindows.FILES
     window_rows = len(np.load(src / window_file, mmap_mode="r"))
+    sentence_file, sentence_starts_file, _ = SentenceVectors.FILES
+    sentence_rows = (
+        len(np.load(src / sentence_file, mmap_mode="r")) if (src / sentence_file).exists() else 0
+    )
     for path in sorted(src.glob("*.npy")):  # every row-aligned array, and the windows
         if path.name == ReducedVectors.COMPONENTS:  # the first pass's directions: as they are
             shutil.copyfile(path, dst / path.name)
@@ -404,7 +408,9 @@ def tile_index(spec: CorpusSpec) -> dict:
             step = int(values.max()) + 1
         elif path.name == starts_file:
             step = window_rows
-        rows = len(values)  # base.size, or the window count for the window vectors
+        elif path.name == sentence_starts_file:
+            step = sentence_rows
+        rows = len(values)  # base.size, or the window (sentence) count for their vectors
         for c in range(reps):
             tiled[c * rows : (c + 1) * rows] = values + c * step if step else values
         tiled.flush()

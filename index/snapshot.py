@@ -58,15 +58,12 @@ class IndexSnapshot:
         """Each passage's sentence vectors (float32, one row per sentence), None for one
         not in this snapshot or stored without them. Reads only those passages' rows."""
         sentences = self.dense.sentences
-        if sentences is None or not len(passage_ids):
+        if sentences is None or not len(passage_ids) or not len(self):
             return [None] * len(passage_ids)
         wanted = np.asarray(passage_ids, dtype=np.int64)
-        rows = np.searchsorted(self.passage_ids, wanted)  # ids ascend: built in id order
-        out: list[np.ndarray | None] = []
-        for pid, row in zip(wanted, rows, strict=True):
-            found = row < len(self.passage_ids) and self.passage_ids[row] == pid
-            out.append(sentences.of_passage(int(row)) if found else None)
-        return out
+        ids = np.asarray(self.passage_ids)
+        rows = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)  # ids ascend, as built
+        return sentences.of_passages(np.where(ids[rows] == wanted, rows, -1))
 
     def date_mask(self, since: datetime | None, until: datetime | None) -> np.ndarray:
         mask = np.ones(len(self), dtype=bool)

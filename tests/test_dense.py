@@ -12,6 +12,7 @@ from index.dense import (
     SentenceVectors,
     SentenceVectorsWriter,
     SpanVectors,
+    half_to_single,
 )
 from index.snapshot import load_snapshot
 from tests.conftest import SAMPLE_DIR
@@ -200,3 +201,12 @@ def test_a_passages_span_vectors_are_its_windows_in_order():
     np.testing.assert_array_equal(windows.spans_of_passage(0), np.eye(4)[:3])
     np.testing.assert_array_equal(windows.spans_of_passage(1), np.eye(4)[3:])
     assert PassageWindows.of(np.eye(3, 4), [2, 1]).spans_of_passage(0) is None
+
+
+def test_half_precision_widens_exactly_as_numpy_casts_it():
+    every = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    finite = every[np.isfinite(every)].reshape(-1, 32)  # zeros and subnormals included
+    widened = half_to_single(finite)
+    assert widened.dtype == np.float32 and widened.shape == finite.shape
+    np.testing.assert_array_equal(widened, finite.astype(np.float32))
+    np.testing.assert_array_equal(np.signbit(widened), np.signbit(finite))
