@@ -297,6 +297,16 @@ class SentenceVectors:
     )
     DTYPE: ClassVar[np.dtype] = np.dtype("<f2")
 
+    @classmethod
+    def of_stored(cls, rows: Sequence[bytes | None], dimension: int) -> SentenceVectors:
+        """Passages' rows as the store keeps them (None: none), in memory."""
+        counts = np.asarray(
+            [len(r or b"") // (dimension * cls.DTYPE.itemsize) for r in rows], dtype=np.int32
+        )
+        vectors = np.frombuffer(b"".join(r for r in rows if r), dtype=cls.DTYPE)
+        starts = np.cumsum(counts, dtype=np.int64) - counts
+        return cls(vectors.reshape(-1, dimension), starts, counts)
+
     def of_passage(self, i: int) -> np.ndarray | None:
         """Passage ``i``'s rows as float32, or None."""
         return self.of_passages(np.asarray([i]))[0]

@@ -361,6 +361,22 @@ class Store:
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def sentence_vectors(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored sentence vectors (float16 rows) of those of these passages that have
+        them, for an index that does not copy them (Milvus)."""
+        out: dict[int, bytes] = {}
+        for start in range(0, len(ids), 900):
+            chunk = list(ids[start : start + 900])
+            with self._lock:
+                out.update(
+                    self._db.execute(
+                        "SELECT id, sentence_vectors FROM passages WHERE sentence_vectors "
+                        f"IS NOT NULL AND id IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                )
+        return out
+
     def passage_tokens(self, ids: Sequence[int] | None = None) -> list[str]:
         """Token strings of these passages (every passage when ``ids`` is None), for document
         frequencies where the index itself does not expose them."""

@@ -210,3 +210,19 @@ def test_half_precision_widens_exactly_as_numpy_casts_it():
     assert widened.dtype == np.float32 and widened.shape == finite.shape
     np.testing.assert_array_equal(widened, finite.astype(np.float32))
     np.testing.assert_array_equal(np.signbit(widened), np.signbit(finite))
+
+
+def test_stored_sentence_vectors_widen_in_memory_as_from_the_index(tmp_path):
+    rng = np.random.default_rng(9)
+    stored = [_unit(rng.normal(size=(n, 8))).astype("<f2").tobytes() for n in (2, 3)]
+    rows = [stored[0], None, stored[1]]
+    with SentenceVectorsWriter(tmp_path, 8) as writer:
+        for r in rows:
+            writer.add(r)
+    mapped = SentenceVectors.load(tmp_path).of_passages(np.arange(3))
+    in_memory = SentenceVectors.of_stored(rows, 8).of_passages(np.arange(3))
+    assert in_memory[1] is None and [len(v) for v in (in_memory[0], in_memory[2])] == [2, 3]
+    for got, want in zip(in_memory, mapped, strict=True):
+        if want is not None:
+            np.testing.assert_array_equal(got, want)
+    assert SentenceVectors.of_stored([None], 8).of_passages(np.arange(1)) == [None]

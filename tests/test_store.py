@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -316,3 +317,22 @@ def test_an_older_store_gains_the_sentence_vectors_column_empty(tmp_path):
         assert "sentence_vectors" in columns
     finally:
         s.close()
+
+
+def test_sentence_vectors_by_id_are_those_stored(store):
+    body = "One two three. Four five six."
+    a, b = (
+        _article("A", body, url="https://x/a"),
+        _article("B", body + " Seven.", url="https://x/b"),
+    )
+    sentences = (Span(0, 14), Span(15, 29))
+    rows = np.eye(2, DIM, dtype=np.float32)
+    kept = NewPassage(0, 0, len(body), sentences, ["x"], np.ones(DIM), sentence_vectors=rows)
+    store.write_batch([ArticleWrite(a.natural_id, a, [kept], False)])
+    store.write_batch(
+        [ArticleWrite(b.natural_id, b, [replace(kept, sentence_vectors=None)], False)]
+    )
+    with_rows, without = (r.id for r in store.iter_passage_rows())
+    found = store.sentence_vectors([without, with_rows, 999])
+    assert list(found) == [with_rows]  # none stored, or no such passage: absent
+    assert found[with_rows] == rows.astype("<f2").tobytes()

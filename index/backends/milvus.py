@@ -49,6 +49,7 @@ from index.backends.milvus_sync import (
 )
 from index.backends.store_idf import StoreIdf
 from index.config import EngineConfig
+from index.dense import SentenceVectors
 from index.errors import NewsbotError
 from index.retrieve import (
     Filters,
@@ -357,9 +358,15 @@ class MilvusBackend:
         return table.idf(tokens)
 
     def sentence_vectors(self, passage_ids: Sequence[int]) -> list[np.ndarray | None]:
-        """None for every passage: the collection holds one vector a passage, and the answer
-        path does without sentence vectors."""
-        return [None] * len(passage_ids)
+        """From the store: the collection holds one vector a passage, and the answer path
+        must choose sentences as it does over the local index."""
+        store = self._store
+        if store is None or not len(passage_ids):
+            return [None] * len(passage_ids)
+        stored = store.sentence_vectors(passage_ids)
+        dimension = int(store.get_meta("dimension") or DEFAULT_DIMENSION)
+        found = SentenceVectors.of_stored([stored.get(i) for i in passage_ids], dimension)
+        return found.of_passages(np.arange(len(passage_ids)))
 
     def indexed_count(self) -> int:
         self._refresh()

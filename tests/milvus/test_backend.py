@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pytest
 
 import bot.cli
@@ -91,9 +92,16 @@ def test_reingest_and_resending_everything_change_nothing(milvus_engine_factory)
     found = engine.search("ferry passengers", limit=6)
     ranked = [rp.passage.id for rp in found]
     assert before == store_ids(engine) and before
-    # The store keeps sentence vectors; the collection does not, so none reach the answer.
-    assert all(row.sentence_vectors for row in engine.store.iter_passage_rows())
-    assert found and all(rp.sentence_vectors is None for rp in found)
+    # The collection holds one vector a passage: the sentence vectors come from the store.
+    stored = {row.id: row.sentence_vectors for row in engine.store.iter_passage_rows()}
+    assert found
+    for rp in found:
+        assert rp.sentence_vectors.dtype == np.float32
+        assert len(rp.sentence_vectors) == len(rp.passage.sentences)
+        expected = np.frombuffer(stored[rp.passage.id], "<f2").reshape(
+            len(rp.passage.sentences), -1
+        )
+        np.testing.assert_array_equal(rp.sentence_vectors, expected.astype(np.float32))
 
     report = engine.ingest(tiny_articles(6))
     assert report.unchanged == 6 and report.added == 0
