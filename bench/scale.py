@@ -225,14 +225,24 @@ def worker_rankbm25(spec: CorpusSpec, n_queries: int) -> dict:
     }
 
 
-def worker_ingest(target_passages: int, repeats: int) -> dict:
-    """Engine.ingest of real articles vs Encoder.encode of the same passage texts."""
+def worker_ingest(
+    target_passages: int, repeats: int, *, from_file: bool = False, articles_n: int = 0
+) -> dict:
+    """Engine.ingest of real articles vs Encoder.encode of the same passage texts.
+
+    The articles are the corpus's first ones up to ``target_passages`` passages, or its
+    first ``articles_n``. ``from_file``: the ingest reads them from a JSONL file of their
+    corpus lines (``Engine.ingest_paths``, so reading and parsing are timed with it) instead
+    of taking them already read."""
     import importlib
+    from dataclasses import replace
 
     from index.config import EngineConfig
     from index.dense import Encoder
     from index.engine import Engine, dense_texts
+    from index.model import Article
     from index.segment import pack_passages
+    from index.sources import read_sources
     from index.tokenize import NewsTokenizer
 
     config = EngineConfig()
@@ -271,8 +281,16 @@ def worker_ingest(target_passages: int, repeats: int) -> dict:
         articles.append(article)
         texts += [text for s in spans for text in dense_texts(article, s)]
         n_passages += len(spans)
-        if n_passages >= target_passages:
+        if len(articles) == articles_n or (not articles_n and n_passages >= target_passages):
             break
+    source_dir = Path(tempfile.mkdtemp(prefix="newsbot-ingest-source-"))
+    source = source_dir / "slice.jsonl"
+    if from_file:  # the corpus's own lines, which read back as exactly these articles
+        lines = [line for line in corpus.CORPUS_PATH.read_text("utf-8").splitlines() if line]
+        source.write_text("\n".join(lines[: len(articles)]) + "\n", encoding="utf-8")
+        read = [a for a in read_sources([source]) if isinstance(a, Article)]
+        if [replace(a, origin="") for a in read] != [replace(a, origin="") for a in articles]:
+            raise AssertionError(f"{source} does not read back as the chosen articles")
     encoder = TimedEncoder(config.model, config.embed_batch_size)
     t0 = time.perf_counter()
     encoder.encode(["warm up the model"])
@@ -292,7 +310,7 @@ def worker_ingest(target_passages: int, repeats: int) -> dict:
             engine.store.write_batch = timed("store_write", engine.store.write_batch)
             spent.clear()
             t0 = time.perf_counter()
-            report = engine.ingest(articles)
+            report = engine.ingest_paths([source]) if from_file else engine.ingest(articles)
             elapsed = time.perf_counter() - t0
             engine.close()
         finally:
@@ -304,9 +322,12 @@ def worker_ingest(target_passages: int, repeats: int) -> dict:
         breakdown["other"] = elapsed - sum(breakdown.values())
         breakdowns.append(breakdown)
 
+    shutil.rmtree(source_dir, ignore_errors=True)
     bare_s, pipeline_s = statistics.median(bare), statistics.median(pipeline)
     best = pipeline.index(statistics.median_low(pipeline))
     return {
+        "engine_module": importlib.import_module("index.engine").__file__,
+        "from_file": from_file,
         "articles": len(articles),
         "passages": n_passages,
         "repeats": repeats,
@@ -370,7 +391,12 @@ def _worker_main(name: str, args: dict, out: Path) -> None:
         work = worker_query if name == "query" else worker_rankbm25
         result = work(spec, args["queries"])
     elif name == "ingest":
-        result = worker_ingest(args["passages"], args["repeats"])
+        result = worker_ingest(
+            args["passages"],
+            args["repeats"],
+            from_file=args.get("from_file", False),
+            articles_n=args.get("articles", 0),
+        )
     else:
         raise SystemExit(f"unknown worker {name}")
     out.write_text(json.dumps(result))

@@ -3,6 +3,11 @@ pays for, each beside ``python -c "import numpy"`` (the floor: an interpreter th
 one compiled library) in the same run.
 
     python bench/startup.py [--runs 5] [--dev-store DATA_DIR] [--no-serve] [--out FILE.json]
+    python bench/startup.py --only --help --baseline ../main --runs 15   # before/after
+
+``--only`` keeps the named variants (and the floor); ``--baseline DIR`` also runs each
+command variant from another checkout (its code on PYTHONPATH, same interpreter), in the
+same interleaving, as ``NAME [baseline]``: a change measured against the code before it.
 
 Variants run interleaved (run 1 of each, then run 2 of each, ...) so a machine that gets
 busier part-way slows all of them alike; the table gives medians. ``ask (sample)`` runs over
@@ -38,8 +43,8 @@ CLI = [sys.executable, "-c", "from bot.cli import main; main()"]
 TARGETS = {"--help": 0.5, "ask (sample)": 1.5, "ask (dev store)": 2.0, "serve ready": 5.0}
 
 
-def environment(data_dir: Path | None = None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+def environment(data_dir: Path | None = None, repo: Path = REPO) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(repo), "HF_HUB_OFFLINE": "1"}
     env["TRANSFORMERS_OFFLINE"] = "1"
     if data_dir is not None:
         env["NEWSBOT_DATA_DIR"] = str(data_dir)
@@ -47,9 +52,14 @@ def environment(data_dir: Path | None = None) -> dict[str, str]:
 
 
 def timed_command(argv: list[str], env: dict[str, str]) -> Callable[[], float]:
+    """Runs in the checkout on PYTHONPATH: ``python -c`` puts the working directory first on
+    sys.path, so a baseline run from this one would import this code."""
+
     def run() -> float:
         started = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            argv, env=env, cwd=env["PYTHONPATH"], capture_output=True, text=True, timeout=600
+        )
         elapsed = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(argv[3:])}: exit {done.returncode}\n{done.stderr[-2000:]}")
@@ -115,19 +125,23 @@ async def _serve_once(data_dir: Path) -> float:
     return ready
 
 
-def variants(sample: Path, dev_store: Path | None, serve: bool) -> dict[str, Callable[[], float]]:
+def variants(
+    sample: Path, dev_store: Path | None, serve: bool, baseline: Path | None = None
+) -> dict[str, Callable[[], float]]:
     floor = [sys.executable, "-c", "import numpy"]
-    found: dict[str, Callable[[], float]] = {
-        "import numpy (floor)": timed_command(floor, environment()),
-        "--help": timed_command([*CLI, "--help"], environment()),
-        "ask (sample)": timed_command(
-            [*CLI, "--data-dir", str(sample), "ask", QUESTION], environment()
-        ),
+    commands = {
+        "--help": ["--help"],
+        "ask (sample)": ["--data-dir", str(sample), "ask", QUESTION],
     }
     if dev_store is not None:
-        found["ask (dev store)"] = timed_command(
-            [*CLI, "--data-dir", str(dev_store), "ask", QUESTION], environment()
-        )
+        commands["ask (dev store)"] = ["--data-dir", str(dev_store), "ask", QUESTION]
+    found: dict[str, Callable[[], float]] = {
+        "import numpy (floor)": timed_command(floor, environment())
+    }
+    for name, args in commands.items():
+        found[name] = timed_command([*CLI, *args], environment())
+        if baseline is not None:
+            found[f"{name} [baseline]"] = timed_command([*CLI, *args], environment(repo=baseline))
     if serve:
         found["serve ready"] = lambda: asyncio.run(_serve_once(sample))
     return found
@@ -139,13 +153,33 @@ def main() -> None:
     parser.add_argument("--dev-store", type=Path, help="a data directory holding the dev corpus")
     parser.add_argument("--no-serve", action="store_true", help="skip the serve start")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "startup.json")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="VARIANT",
+        help="only this variant (repeatable; e.g. --only=--help); the floor always runs",
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="also run the commands from this checkout, interleaved"
+    )
     args = parser.parse_args()
     if args.runs < 3:
         parser.error("--runs: at least 3, for a median")
     with tempfile.TemporaryDirectory(prefix="newsbot-startup-") as tmp:
         sample = Path(tmp) / "sample"
-        timed_command([*CLI, "--data-dir", str(sample), "ingest", "--sample"], environment())()
-        chosen = variants(sample, args.dev_store, not args.no_serve)
+        needs_sample = not args.only or any(v in args.only for v in ("ask (sample)", "serve ready"))
+        if needs_sample:
+            timed_command([*CLI, "--data-dir", str(sample), "ingest", "--sample"], environment())()
+        chosen = variants(sample, args.dev_store, not args.no_serve, args.baseline)
+        if args.only:
+            unknown = set(args.only) - {n.removesuffix(" [baseline]") for n in chosen}
+            if unknown:
+                parser.error(f"--only: no variant {', '.join(sorted(unknown))}")
+            chosen = {
+                name: measure
+                for name, measure in chosen.items()
+                if name == "import numpy (floor)" or name.removesuffix(" [baseline]") in args.only
+            }
         times: dict[str, list[float]] = {name: [] for name in chosen}
         for run in range(args.runs):
             for name, measure in chosen.items():
@@ -157,10 +191,15 @@ def main() -> None:
 def report(times: dict[str, list[float]], out: Path) -> None:
     floor = statistics.median(times["import numpy (floor)"])
     rows = []
-    print(f"{'variant':<22} {'median s':>9} {'min':>6} {'max':>6} {'- floor':>8} {'target':>7}")
+    print(
+        f"{'variant':<27} {'median s':>9} {'min':>6} {'max':>6} {'- floor':>8} {'target':>7}"
+        f" {'/ baseline':>10}"
+    )
     for name, values in times.items():
         median = statistics.median(values)
-        target = TARGETS.get(name)
+        target = TARGETS.get(name.removesuffix(" [baseline]"))
+        base = times.get(f"{name} [baseline]")
+        ratio = median / statistics.median(base) if base else None
         rows.append(
             {
                 "variant": name,
@@ -168,11 +207,13 @@ def report(times: dict[str, list[float]], out: Path) -> None:
                 "runs_s": values,
                 "over_floor_s": round(median - floor, 3),
                 "target_s": target,
+                "ratio_to_baseline": None if ratio is None else round(ratio, 3),
             }
         )
         print(
-            f"{name:<22} {median:>9.2f} {min(values):>6.2f} {max(values):>6.2f} "
+            f"{name:<27} {median:>9.2f} {min(values):>6.2f} {max(values):>6.2f} "
             f"{median - floor:>8.2f} {'' if target is None else f'<= {target}':>7}"
+            f" {'' if ratio is None else f'{ratio:.2f}x':>10}"
         )
     meta = {
         "python": platform.python_version(),

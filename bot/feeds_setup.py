@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.settings import Settings
-
 if TYPE_CHECKING:
+    from bot.settings import Settings
     from index.engine import Engine
     from index.feeds.poller import FeedPoller
     from index.feeds.registry import Registry

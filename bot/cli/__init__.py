@@ -2,22 +2,24 @@
 
 One module per command group; each registers its commands on ``app`` and reads the
 ``Settings`` this callback puts on the context.
+
+``newsbot --help`` imports these modules but runs no command (nor this callback), so they
+import at module level only what their commands' signatures need; the settings (pydantic),
+the engine and the rest are imported by the commands that use them
+(``tests/cli/test_import_budget.py``).
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 
 from bot.cli import answers, eval, feeds, ingest, migrate, ops, serve
 from bot.cli.common import err, fail
-from bot.settings import Settings, settings_problems
 from index.errors import NewsbotError
 
 app = typer.Typer(
@@ -37,6 +39,12 @@ def main_callback(
         typer.Option(help="Data directory (default: NEWSBOT_DATA_DIR or ./newsbot-data)"),
     ] = None,
 ) -> None:
+    import logging
+
+    from pydantic import ValidationError
+
+    from bot.settings import Settings, settings_problems
+
     overrides = {"data_dir": data_dir} if data_dir else {}
     try:
         ctx.obj = Settings(**overrides)

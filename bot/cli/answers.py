@@ -9,14 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from bot.cli.common import err, fail, open_engine, out, parse_date, settings_of
-from bot.settings import Settings, all_settings
-from bot.settings_files import text_of
-from bot.terminal import answer_markup, format_date, headline_markup
 
 if TYPE_CHECKING:
+    from bot.settings import Settings
     from index.retrieve import Filters
 
 
@@ -32,6 +29,7 @@ def ask(
     until: Annotated[str | None, typer.Option(help="Only articles published before")] = None,
 ) -> None:
     """Answer a question by quoting the indexed news, or say that it does not answer."""
+    from bot.terminal import answer_markup
     from index.retrieve import Filters
 
     filters = Filters(
@@ -91,6 +89,8 @@ def headlines(
     since: Annotated[str | None, typer.Option(help="Only articles published on/after")] = None,
 ) -> None:
     """Recent headlines, newest first."""
+    from bot.terminal import headline_markup
+
     with open_engine(settings_of(ctx)) as engine:
         found = engine.headlines(limit=limit, source=source, since=parse_date(since, "--since"))
     if not found:
@@ -102,6 +102,10 @@ def headlines(
 
 def stats(ctx: typer.Context) -> None:
     """What the index holds."""
+    from rich.table import Table
+
+    from bot.terminal import format_date
+
     with open_engine(settings_of(ctx)) as engine:
         s = engine.stats()
     # Table cells are rich markup: the headline (a publisher's text) is escaped.
@@ -122,6 +126,9 @@ def stats(ctx: typer.Context) -> None:
 def config(ctx: typer.Context) -> None:
     """Every setting in effect, with what it does (the token masked); see
     docs/configuration.md."""
+    from bot.settings import all_settings
+    from bot.settings_files import text_of
+
     settings = settings_of(ctx)
     for setting in all_settings():
         value = setting.value_in(settings)

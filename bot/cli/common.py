@@ -2,7 +2,7 @@
 callback put on the context, and the engine opened from them.
 
 Nothing here imports the engine at module level: ``newsbot --help`` and ``newsbot config``
-must not pay for loading the index's libraries.
+must not pay for loading the index's libraries, and ``--help`` not for the settings either.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.settings import Settings
-
 if TYPE_CHECKING:
+    from bot.settings import Settings
     from index.config import EngineConfig
     from index.engine import Engine
 
@@ -28,6 +27,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings of the ``newsbot`` callback; a sub-app's command finds them on the root."""
+    from bot.settings import Settings
+
     obj = ctx.obj if ctx.obj is not None else ctx.find_root().obj
     return obj if isinstance(obj, Settings) else Settings()
 

@@ -17,34 +17,35 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 import bot.cli.common as common
 from bot.cli.common import err, out, settings_of
 from bot.cli.common import fail as _fail
-from bot.settings import Settings
-from index.config import EngineConfig
 from index.errors import NewsbotError
-from index.model import Answer, SkippedItem
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from bot.eval.harness import EvalQuestion, EvalReport, QuestionResult
+    from bot.settings import Settings
+    from index.config import EngineConfig
     from index.engine import Engine
+    from index.model import Answer
     from index.retrieve import RetrieverKind
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -101,6 +102,8 @@ def _eval_engine(settings: Settings, corpus: Path | None, meta: dict[str, Any]) 
 
 
 def _ingest(engine: Engine, corpus: Path, meta: dict[str, Any]) -> None:
+    from index.model import SkippedItem
+
     started = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task(f"ingesting {corpus.name}", total=None)
@@ -158,6 +161,9 @@ def _answer(
 
 def _print_summary(summary: dict[str, dict[str, Any]]) -> None:
     """One compact row per retriever; report.md has the long names and per-type rows."""
+    from rich import box
+    from rich.table import Table
+
     table = Table(title="newsbot eval", box=box.SIMPLE, pad_edge=False)
     columns = (
         ("H@4", "hits_at_4"),

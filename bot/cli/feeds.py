@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,9 +13,9 @@ import bot.cli.common as common
 from bot.cli.common import err, fail, out, settings_of
 from bot.discord.subscribers import owner_guild
 from bot.feeds_setup import make_poller, open_registry
-from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.settings import Settings
     from index.engine import Engine
     from index.feeds.poller import PollResult
     from index.feeds.registry import Feed, Registry
@@ -180,6 +178,8 @@ def watch_command(
     with common.new_engine(settings.engine_config()) as engine, open_registry(settings) as registry:
         if not registry.feeds():
             raise fail("no feeds to watch: add one with `newsbot feeds add URL`")
+        import asyncio
+
         failed = asyncio.run(_watch(settings, engine, registry, once))
     if once and failed:
         raise typer.Exit(1)
@@ -187,6 +187,9 @@ def watch_command(
 
 async def _watch(settings: Settings, engine: Engine, registry: Registry, once: bool) -> bool:
     """Run the poller; True when ``once`` and every feed failed."""
+    import asyncio
+    import signal
+
     poller = make_poller(settings, engine, registry)
     try:
         if once:

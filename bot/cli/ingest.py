@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -10,21 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from bot.cli.common import err, fail, open_engine, out, settings_of
-from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from bot.settings import Settings
     from index.engine import IngestReport
     from index.model import Article, SkippedItem
 
@@ -77,21 +68,31 @@ def ingest(
 def _progress() -> Progress:
     """Items read of the known total (files counted up front, feeds once fetched), their
     rate and the time left; without a total, the count and rate alone."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:.1f} articles/s")
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        _RateColumn(),
+        RateColumn(),
         TimeRemainingColumn(),
         console=err,
         transient=True,
     )
-
-
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:.1f} articles/s")
 
 
 def _print_report(report: IngestReport, seconds: float) -> None:
@@ -127,6 +128,8 @@ def ingest_items(
             on_total(count_items(paths, max_file_bytes=limit))
         yield from read_sources(paths, source=source, max_file_bytes=limit)
     if urls:
+        import asyncio
+
         fetched = asyncio.run(_fetch_urls(settings, urls, source))
         if on_total:
             on_total(len(fetched))
