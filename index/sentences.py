@@ -4,8 +4,8 @@ Each quotable sentence gets a few signals that do not depend on how a question i
 how much of the question it covers, whether it holds the kind of thing asked for, how rare
 the question words it shares are, how close the model reads it to the question (from the
 sentence vectors kept at ingest), where its passage ranks, whether its report fits a time
-the question names. A logistic regression over them, fitted by ``bench/fit_answer_model.py`` on chat-style and
-benchmark questions with folds held out, scores every sentence.
+the question names. A logistic regression over them, fitted by ``bench/fit_answer_model.py``
+on chat-style and benchmark questions with folds held out, scores every sentence.
 """
 
 from __future__ import annotations
